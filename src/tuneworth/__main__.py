@@ -1,0 +1,5 @@
+"""``python -m tuneworth``."""
+
+from tuneworth.cli import main
+
+main()

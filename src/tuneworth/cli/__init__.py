@@ -1,0 +1,47 @@
+"""The ``tuneworth`` command line. Command bodies import lazily so ``--help`` stays fast.
+
+Exit codes: 0 ok, 1 a run or gate failed, 2 usage or data error. Errors are printed as one clear
+message (with the fix); ``TUNEWORTH_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from tuneworth import __version__
+from tuneworth.cli.commands import climb_cmd, init_cmd, report_cmd, validate_cmd
+from tuneworth.errors import TuneworthError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tuneworth")
+def cli() -> None:
+    """Should we fine-tune? Climb the customization ladder on your own data and decide with evidence."""
+
+
+cli.add_command(climb_cmd)
+cli.add_command(init_cmd)
+cli.add_command(report_cmd)
+cli.add_command(validate_cmd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="tuneworth", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except TuneworthError as e:
+        if os.environ.get("TUNEWORTH_DEBUG"):
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished items are in the run directory", err=True)
+        sys.exit(130)

@@ -1,0 +1,176 @@
+"""Command definitions. Each body imports what it needs when it runs, never at module import."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("climb")
+@click.argument("task", type=click.Path(path_type=Path))
+@click.option("--model", help="Model as provider/name (overrides the task file and $TUNEWORTH_MODEL).")
+@click.option("--seed", type=int, help="Seed for splits and random demonstrations (overrides $TUNEWORTH_SEED).")
+@click.option("--rungs", help="Comma-separated rungs to run, e.g. L1 or L1,L2 (default: all enabled).")
+@click.option("--limit", type=int, help="Use only the first N validation and test items (quick checks).")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Where run directories are created.")
+@click.option("--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist).")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
+def climb_cmd(task: Path, model: str | None, seed: int | None, rungs: str | None, limit: int | None,
+              runs_dir: Path, out: Path | None, as_json: bool) -> None:
+    """Climb the ladder on TASK (a task directory or .toml file) and write a run record."""
+    from rich.console import Console
+
+    from tuneworth.climb import climb
+    from tuneworth.errors import ConfigError
+    from tuneworth.models.registry import resolve_model
+    from tuneworth.report.terminal import RichProgress, results_table
+    from tuneworth.rungs import RUNGS
+    from tuneworth.task import load_task
+
+    t = load_task(task, model=model, seed=seed)
+    wanted = [r.strip() for r in rungs.split(",") if r.strip()] if rungs else None
+    for r in wanted or []:
+        if r not in RUNGS:
+            raise ConfigError(f"unknown rung {r!r}", hint=f"choose from {', '.join(RUNGS)}")
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    if out is not None and out.exists():
+        raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
+    console = Console(stderr=True)
+    console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
+    m = resolve_model(t.model.name, t.model)
+    result = climb(t, m, runs_dir=runs_dir, run_dir=out, rungs=wanted, limit=limit,
+                   progress=RichProgress(console), log=lambda s: console.print(f"  {s}"))
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        Console().print(results_table(result.summary))
+    console.print(f"run record: {result.run_dir}")
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+def report_cmd(run_dir: Path, as_json: bool) -> None:
+    """Re-render the results of a past run from its record."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from tuneworth.errors import ConfigError
+    from tuneworth.record import load_record
+    from tuneworth.report.markdown import render_markdown
+    from tuneworth.report.terminal import results_table
+
+    header, _items, summary = load_record(run_dir)
+    if summary is None:
+        raise ConfigError(f"{run_dir} has no summary.json (status: {header.get('status')})",
+                          hint="the run did not finish; its items.jsonl holds what it completed")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    Console().print(results_table(summary))
+    Console().print(Markdown("\n".join(render_markdown(header, summary).splitlines()[8 + len(summary["rungs"]):])))
+
+
+@click.command("validate")
+@click.argument("task", type=click.Path(path_type=Path))
+def validate_cmd(task: Path) -> None:
+    """Check a task file and its data without running any model."""
+    from tuneworth.climb import load_split
+    from tuneworth.task import load_task
+
+    t = load_task(task)
+    split, info = load_split(t)
+    sizes = info["sizes"]
+    click.echo(f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
+               f"train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}")
+
+
+TASK_TEMPLATE = '''# tuneworth task file. Paths are relative to this file. Reference: README.md "Task file".
+name = "{name}"
+description = "Classify the sentiment of a product review."
+seed = 13                      # seeds the split and random demonstrations
+
+[data]
+path = "data.jsonl"            # chat JSONL, prompt/completion JSONL, or CSV with input,output columns
+validation_size = 0.2          # fraction (0-1) or count, used to choose prompts and k
+test_size = 0.3                # fraction (0-1) or count, used for the final scores
+# train = "train.jsonl"        # instead of path: separate files (validation/test optional)
+# docs = "docs/"               # reference documents for the RAG rung
+# production_sample = "queries.txt"  # real production queries, one per line
+
+[prompt]
+system = "Classify the sentiment of the customer's review."
+# variants = {{ strict = "You label reviews. Reply with positive, negative or neutral." }}
+
+[output]
+kind = "label"                 # text | label | json
+labels = ["positive", "negative", "neutral"]
+# kind = "json" with: schema = "schema.json"
+
+# metric = "accuracy"          # text: exact|normalized; label: accuracy; json: field_accuracy|object_match|exact
+
+[model]
+name = "local/smollm2-135m"    # or openai/gpt-4o-mini, openai/NAME with base_url, local/PATH
+max_tokens = 16
+batch_size = 16
+
+[rungs.L1]
+variants = ["base", "format", "rules", "cot"]
+
+[rungs.L2]
+k = [1, 3, 5]
+selection = ["random", "stratified", "nearest"]
+
+[economics]
+# requests_per_month = 100000
+human_hourly_rate = 100
+'''
+
+SAMPLE = [
+    ("Absolutely love it, works perfectly.", "positive"),
+    ("Broke after two days. Waste of money.", "negative"),
+    ("It arrived on Tuesday.", "neutral"),
+    ("Great value, would buy again!", "positive"),
+    ("The strap snapped and support never replied.", "negative"),
+    ("Does what it says. Nothing special.", "neutral"),
+    ("Best purchase I made this year", "positive"),
+    ("terrible, smells like plastic", "negative"),
+    ("Comes in a blue box.", "neutral"),
+    ("My kids adore this thing", "positive"),
+    ("Stopped charging within a week", "negative"),
+    ("The manual is in English and French.", "neutral"),
+    ("Exceeded my expectations, five stars", "positive"),
+    ("Returned it. Flimsy and overpriced.", "negative"),
+    ("Weight is about 300 g.", "neutral"),
+    ("So comfy I bought a second one", "positive"),
+    ("Never arrived and no refund yet", "negative"),
+    ("It is the 2024 model.", "neutral"),
+    ("Fantastic sound for the price", "positive"),
+    ("The screen cracked on first use", "negative"),
+]
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(path_type=Path))
+def init_cmd(directory: Path) -> None:
+    """Scaffold a task in DIRECTORY: a commented task file and a small sample data file."""
+    from tuneworth.errors import ConfigError
+
+    task_file = directory / "tuneworth.toml"
+    if task_file.exists():
+        raise ConfigError(f"{task_file} already exists", hint="choose another directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    data = directory / "data.jsonl"
+    if not data.exists():
+        with data.open("w", encoding="utf-8") as f:
+            for text, label in SAMPLE:
+                f.write(json.dumps({"messages": [{"role": "user", "content": text},
+                                                 {"role": "assistant", "content": label}]}) + "\n")
+    task_file.write_text(TASK_TEMPLATE.format(name=directory.resolve().name or "task"), encoding="utf-8")
+    click.echo(f"created {task_file} and {data}", file=sys.stdout)
+    click.echo(f"next: tuneworth validate {directory} && tuneworth climb {directory}")

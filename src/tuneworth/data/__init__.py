@@ -1,0 +1,1 @@
+"""Data: the Example type, file formats, and seeded stratified splits."""

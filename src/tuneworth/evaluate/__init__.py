@@ -1,0 +1,1 @@
+"""Evaluation: parsing answers, metrics, statistics, and running a strategy over items."""

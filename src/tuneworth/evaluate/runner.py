@@ -1,0 +1,136 @@
+"""Run strategies over items: build requests, generate in batches, score, and record each item.
+
+Every candidate a rung proposes is scored in one ``Model.generate`` call (all candidates x all
+validation items), so the local provider fills its batches. Each finished item is appended to the
+run record as it completes. Errors are kept apart: an errored item has no score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneworth.data.example import Example
+from tuneworth.evaluate.metrics import Score, score_json, score_label, score_text
+from tuneworth.evaluate.parse import parse_answer
+from tuneworth.models.base import Completion
+from tuneworth.models.model import Model
+from tuneworth.rungs.base import RunContext, Strategy
+
+
+@dataclass
+class ItemResult:
+    rung: str
+    phase: str
+    config: dict[str, Any]
+    item_id: str
+    output: str
+    score: float | None
+    valid: bool
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    error: str | None = None
+    finish_reason: str = "stop"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rung": self.rung,
+            "phase": self.phase,
+            "config": self.config,
+            "item_id": self.item_id,
+            "output": self.output,
+            "score": self.score,
+            "valid": self.valid,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_ms": round(self.latency_ms, 2),
+            "error": self.error,
+            "finish_reason": self.finish_reason,
+            "details": self.details,
+        }
+
+
+class Scorer:
+    """Scores completions against gold outputs with the task's metric."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.task = ctx.task
+        self.kind = ctx.task.output.kind
+        self.metric = ctx.task.primary_metric
+        self.validator: Any = None
+        if ctx.schema is not None:
+            import jsonschema
+
+            self.validator = jsonschema.validators.validator_for(ctx.schema)(ctx.schema)
+        self._gold: dict[str, Any] = {}
+
+    def gold(self, ex: Example) -> Any:
+        if ex.id not in self._gold:
+            self._gold[ex.id] = json.loads(ex.output) if self.kind == "json" else ex.output
+        return self._gold[ex.id]
+
+    def score(self, ex: Example, text: str, cot: bool) -> Score:
+        parsed = parse_answer(text, self.kind, self.task.output.labels, cot=cot)
+        if self.kind == "json":
+            return score_json(parsed, self.gold(ex), self.metric, self.validator)
+        if self.kind == "label":
+            return score_label(parsed, ex.output, self.task.output.labels or [])
+        return score_text(parsed, parsed.value if cot else text, ex.output, self.metric)
+
+
+class Evaluator:
+    def __init__(
+        self,
+        ctx: RunContext,
+        model: Model,
+        *,
+        sink: Callable[[ItemResult], None] | None = None,
+        advance: Callable[[int], None] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.model = model
+        self.scorer = Scorer(ctx)
+        self.sink = sink
+        self.advance = advance
+
+    def run(self, strategies: Sequence[Strategy], items: Sequence[Example], phase: str) -> list[list[ItemResult]]:
+        """Results per strategy (in item order) for every strategy x item."""
+        pairs = [(s, ex) for s in strategies for ex in items]
+        requests = [s.request(ex, self.ctx.task) for s, ex in pairs]
+        results: list[ItemResult | None] = [None] * len(pairs)
+
+        def done(i: int, c: Completion) -> None:
+            s, ex = pairs[i]
+            results[i] = r = self._result(s, ex, c, phase)
+            if self.sink is not None:
+                self.sink(r)
+            if self.advance is not None:
+                self.advance(1)
+
+        self.model.generate(requests, on_done=done)
+        out: list[list[ItemResult]] = []
+        for j in range(len(strategies)):
+            chunk = results[j * len(items) : (j + 1) * len(items)]
+            out.append([r for r in chunk if r is not None])
+        return out
+
+    def _result(self, s: Strategy, ex: Example, c: Completion, phase: str) -> ItemResult:
+        if c.error is not None:
+            return ItemResult(s.rung, phase, s.config, ex.id, "", None, False, c.prompt_tokens,
+                              c.completion_tokens, c.latency_ms, error=c.error, finish_reason="error")
+        sc = self.scorer.score(ex, c.text, s.cot)
+        return ItemResult(s.rung, phase, s.config, ex.id, c.text, sc.value, sc.valid, c.prompt_tokens,
+                          c.completion_tokens, c.latency_ms, finish_reason=c.finish_reason, details=sc.details)
+
+    def validation_scores(self, strategies: Sequence[Strategy]) -> list[float]:
+        """Mean validation score per strategy (errored items excluded; all-errored scores 0)."""
+        per = self.run(strategies, self.ctx.split.validation, "validation")
+        means = []
+        for results in per:
+            scores = [r.score for r in results if r.score is not None]
+            means.append(sum(scores) / len(scores) if scores else 0.0)
+        return means

@@ -1,0 +1,35 @@
+"""Summarize per-item results into one row per rung (the ``summary.json`` contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tuneworth.evaluate.metrics import BINARY
+from tuneworth.evaluate.stats import percentile, score_ci
+
+
+def summarize(name: str, title: str, config: dict[str, Any], items: Sequence[dict[str, Any]], metric: str, seed: int) -> dict[str, Any]:
+    """Summary row for one rung from its test-phase item dicts (as written to items.jsonl)."""
+    scored = [r for r in items if r.get("error") is None and r.get("score") is not None]
+    values = [float(r["score"]) for r in scored]
+    n = len(values)
+    lo, hi = score_ci(values, binary=metric in BINARY, seed=seed)
+    lat = [float(r["latency_ms"]) for r in items]
+    ok = [r for r in items if r.get("error") is None]
+    return {
+        "name": name,
+        "title": title,
+        "config": config,
+        "metric": metric,
+        "n": n,
+        "score": sum(values) / n if n else None,
+        "ci_low": lo if n else None,
+        "ci_high": hi if n else None,
+        "validity_rate": sum(1 for r in scored if r.get("valid")) / n if n else None,
+        "latency_p50_ms": round(percentile(lat, 50), 1),
+        "latency_p95_ms": round(percentile(lat, 95), 1),
+        "prompt_tokens_mean": round(sum(r["prompt_tokens"] for r in ok) / len(ok), 1) if ok else None,
+        "completion_tokens_mean": round(sum(r["completion_tokens"] for r in ok) / len(ok), 1) if ok else None,
+        "errors": len(items) - len(ok),
+    }

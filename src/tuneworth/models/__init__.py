@@ -1,0 +1,1 @@
+"""Model providers behind one batch-shaped contract, resolved by ``provider/name``."""

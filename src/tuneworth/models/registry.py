@@ -1,0 +1,73 @@
+"""Resolve ``provider/name`` strings to providers through a registry of lazy factories.
+
+Built-in providers: ``local``, ``openai``, ``fake``. Third parties register factories under the
+``tuneworth.providers`` entry-point group. Factories import their heavy dependencies only when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from tuneworth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tuneworth.models.base import Provider
+    from tuneworth.task import ModelConfig
+
+Factory = Callable[[str, "ModelConfig"], "Provider"]
+
+_BUILTIN = {
+    "local": "tuneworth.models.local:create",
+    "openai": "tuneworth.models.openai:create",
+    "fake": "tuneworth.models.fake:create",
+}
+_REGISTERED: dict[str, Factory] = {}
+
+
+def register(provider: str, factory: Factory) -> None:
+    """Register a provider factory (third-party providers, tests)."""
+    _REGISTERED[provider] = factory
+
+
+def split_name(spec: str) -> tuple[str, str]:
+    provider, sep, name = spec.partition("/")
+    if not sep or not provider or not name:
+        raise ConfigError(
+            f"model {spec!r} is not of the form provider/name",
+            hint="e.g. local/smollm2-135m, openai/gpt-4o-mini, fake/echo",
+        )
+    return provider, name
+
+
+def _factory(provider: str) -> Factory:
+    if provider in _REGISTERED:
+        return _REGISTERED[provider]
+    target = _BUILTIN.get(provider)
+    if target is None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="tuneworth.providers"):
+            if ep.name == provider:
+                loaded: Any = ep.load()
+                return loaded  # type: ignore[no-any-return]
+        known = sorted({*_BUILTIN, *_REGISTERED})
+        raise ConfigError(f"unknown model provider {provider!r}", hint=f"use one of: {', '.join(known)}")
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def resolve_provider(spec: str, config: ModelConfig | None = None) -> Provider:
+    """Build the provider for ``spec`` (``provider/name``)."""
+    from tuneworth.task import ModelConfig
+
+    provider, name = split_name(spec)
+    return _factory(provider)(name, config or ModelConfig(name=spec))
+
+
+def resolve_model(spec: str, config: ModelConfig | None = None) -> Any:
+    """Build a ``Model`` (the provider wrapped with timing and error capture) for ``spec``."""
+    from tuneworth.models.model import Model
+
+    return Model(resolve_provider(spec, config), batch_size=(config.batch_size if config else 16))

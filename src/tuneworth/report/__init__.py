@@ -1,0 +1,1 @@
+"""Reports rendered from a run record: terminal table, Markdown (and, later, HTML)."""

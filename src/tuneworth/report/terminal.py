@@ -1,0 +1,45 @@
+"""Terminal output: rich progress bars per rung and the results table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tuneworth.report.format import COLUMNS, cells
+
+
+class RichProgress:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def start(self, title: str, total: int) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(title, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def results_table(summary: dict[str, Any]) -> Table:
+    sizes = summary["sizes"]
+    table = Table(title=f"{summary['task']} · {summary['model']} · {summary['metric']} on {sizes['test']} test items")
+    for col in COLUMNS:
+        table.add_column(col, justify="left" if col in ("rung", "chosen configuration") else "right")
+    for row in summary["rungs"]:
+        table.add_row(*cells(row))
+    return table

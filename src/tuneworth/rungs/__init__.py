@@ -1,0 +1,17 @@
+"""The ladder's rungs, one per module, each a ``Rung`` (see ``base``). Registry: ``RUNGS``."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Rung name -> "module:class". Adding a rung is one new module and one line here.
+RUNGS = {
+    "L1": "tuneworth.rungs.prompting:PromptingRung",
+    "L2": "tuneworth.rungs.fewshot:FewShotRung",
+}
+
+
+def load_rung(name: str) -> Any:
+    module, _, cls = RUNGS[name].partition(":")
+    return getattr(import_module(module), cls)()

@@ -1,0 +1,146 @@
+"""L2 few-shot: k demonstrations from train, selected randomly, label-stratified, or by nearest neighbour.
+
+Demonstrations come only from the train split and go in as real user/assistant turns. The system
+prompt is L1's best non-chain-of-thought prompt (demonstrations show plain answers, so they would
+contradict a reasoning prompt). ``random`` and ``stratified`` use one fixed set for every item
+(which lets a provider reuse the shared prefix); ``nearest`` picks per item by TF-IDF similarity,
+most similar last (closest to the query). Prompts stay under ``max_prompt_tokens``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from tuneworth.data.example import Example
+from tuneworth.retrieval.lexical import TfidfIndex
+from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.rungs.prompting import PromptingRung
+
+
+def stratum_of(ctx: RunContext) -> Callable[[Example], str]:
+    """The label used for stratification: the label itself, a JSON field, or the whole output."""
+    field = ctx.task.data.stratify
+    if ctx.task.output.kind == "json" and field:
+        def key(ex: Example) -> str:
+            try:
+                value = json.loads(ex.output).get(field)
+            except (json.JSONDecodeError, AttributeError):
+                return ""
+            return str(value)
+        return key
+    return lambda ex: ex.output.strip()
+
+
+class FewShotRung:
+    name = "L2"
+    title = "L2 few-shot"
+
+    def base_strategy(self, ctx: RunContext) -> Strategy:
+        chosen = ctx.chosen.get("L1")
+        if chosen is not None and not chosen.cot:
+            return chosen
+        options = [s for s in PromptingRung().strategies(ctx) if not s.cot]
+        by_variant = {s.config["variant"]: s for s in options}
+        # Without an L1 result (or when L1 chose CoT), the format variant is the natural base.
+        return by_variant.get("format") or by_variant.get("base") or options[0]
+
+    def ks(self, ctx: RunContext) -> list[int]:
+        n_train = len(ctx.split.train)
+        return sorted({k for k in ctx.task.rungs.L2.k if 0 < k <= n_train}) or [min(1, n_train)]
+
+    def plan(self, ctx: RunContext) -> list[tuple[int, str]]:
+        """The (k, selection) pairs of the first search stage."""
+        cfg = ctx.task.rungs.L2
+        ks = self.ks(ctx)
+        if cfg.search == "grid":
+            return [(k, sel) for sel in cfg.selection for k in ks]
+        mid = ks[(len(ks) - 1) // 2]
+        return [(mid, sel) for sel in cfg.selection]
+
+    def planned_candidates(self, ctx: RunContext) -> int:
+        cfg = ctx.task.rungs.L2
+        if cfg.search == "grid":
+            return len(self.plan(ctx))
+        return len(cfg.selection) + len(self.ks(ctx)) - 1
+
+    def strategy(self, ctx: RunContext, k: int, selection: str) -> Strategy:
+        base = self.base_strategy(ctx)
+        train = ctx.split.train
+        rng = random.Random(ctx.task.seed)
+        budget = ctx.task.rungs.L2.max_prompt_tokens
+        fixed: list[Example] | None = None
+        picker: Callable[[Example], list[Example]]
+        if selection == "random":
+            fixed = rng.sample(train, k)
+        elif selection == "stratified":
+            key = stratum_of(ctx)
+            groups: dict[str, list[Example]] = defaultdict(list)
+            for ex in train:
+                groups[key(ex)].append(ex)
+            for g in groups.values():
+                rng.shuffle(g)
+            # Round-robin over strata, most frequent first, so k < #strata covers the commonest labels.
+            order = sorted(groups, key=lambda s: (-len(groups[s]), s))
+            fixed = []
+            i = 0
+            while len(fixed) < k:
+                for s in order:
+                    if i < len(groups[s]) and len(fixed) < k:
+                        fixed.append(groups[s][i])
+                i += 1
+            rng.shuffle(fixed)
+        else:
+            index = TfidfIndex([ex.input for ex in train])
+
+            def picker(ex: Example) -> list[Example]:
+                hits = index.search(ex.input, k)
+                return [train[i] for i, _ in reversed(hits)]
+
+        if fixed is not None:
+            demos_fixed = fixed
+
+            def picker(ex: Example) -> list[Example]:
+                return demos_fixed
+
+        count = ctx.count_tokens
+        base_tokens = count(base.system)
+
+        def within_budget(ex: Example) -> list[Example]:
+            demos = picker(ex)
+            used = base_tokens + count(ex.input)
+            kept: list[Example] = []
+            # Keep the demonstrations closest to the query (the end of the list) first.
+            for d in reversed(demos):
+                cost = count(d.input) + count(d.output) + 8
+                if used + cost > budget:
+                    break
+                kept.insert(0, d)
+                used += cost
+            return kept
+
+        config: dict[str, Any] = {"k": k, "selection": selection, "prompt": base.config.get("variant")}
+        return Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+
+    def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
+        cfg = ctx.task.rungs.L2
+        first = [self.strategy(ctx, k, sel) for k, sel in self.plan(ctx)]
+        scores = score(first)
+        table = [{"config": s.config, "score": sc} for s, sc in zip(first, scores, strict=True)]
+        candidates, all_scores = list(first), list(scores)
+        notes = []
+        if cfg.search == "coordinate":
+            best_sel = first[max(range(len(first)), key=lambda i: (scores[i], -i))].config["selection"]
+            mid = first[0].config["k"]
+            rest = [self.strategy(ctx, k, best_sel) for k in self.ks(ctx) if k != mid]
+            rest_scores = score(rest) if rest else []
+            table += [{"config": s.config, "score": sc} for s, sc in zip(rest, rest_scores, strict=True)]
+            candidates += rest
+            all_scores += rest_scores
+            notes.append(f"coordinate search: selection chosen at k={mid}, then k swept with selection={best_sel}")
+        # Ties go to fewer demonstrations (cheaper prompts), then to the earlier candidate.
+        best = max(range(len(candidates)), key=lambda i: (all_scores[i], -candidates[i].config["k"], -i))
+        return Selection(candidates[best], table, notes)

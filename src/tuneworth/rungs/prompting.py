@@ -1,0 +1,47 @@
+"""L1 prompting: the user's system prompt plus automatic variants, chosen on validation.
+
+Variants: ``base`` (the user's prompt as written), ``format`` (+ explicit output format from the
+label set or JSON Schema), ``rules`` (+ format + rules), ``cot`` (+ chain-of-thought with the
+final answer parsed from an ``Answer:`` line), and any hand-written ``prompt.variants``.
+"""
+
+from __future__ import annotations
+
+from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.rungs.prompts import cot_instruction, format_instruction, rules_block
+
+
+class PromptingRung:
+    name = "L1"
+    title = "L1 prompting"
+
+    def strategies(self, ctx: RunContext) -> list[Strategy]:
+        task, schema = ctx.task, ctx.schema
+        base = task.prompt.system.strip()
+        fmt = format_instruction(task, schema)
+        max_tokens = task.model.max_tokens
+        out: list[Strategy] = []
+        for variant in task.rungs.L1.variants:
+            if variant == "base":
+                out.append(Strategy("L1", {"variant": "base"}, base, max_tokens))
+            elif variant == "format":
+                out.append(Strategy("L1", {"variant": "format"}, f"{base}\n\n{fmt}", max_tokens))
+            elif variant == "rules":
+                out.append(Strategy("L1", {"variant": "rules"}, f"{base}\n\n{fmt}\n\n{rules_block(task, schema)}", max_tokens))
+            elif variant == "cot":
+                system = f"{base}\n\n{cot_instruction(task, schema)}"
+                out.append(Strategy("L1", {"variant": "cot"}, system, task.rungs.L1.cot_max_tokens, cot=True))
+        for name, text in task.prompt.variants.items():
+            out.append(Strategy("L1", {"variant": f"custom:{name}"}, text.strip(), max_tokens))
+        return out
+
+    def planned_candidates(self, ctx: RunContext) -> int:
+        return len(self.strategies(ctx))
+
+    def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
+        candidates = self.strategies(ctx)
+        scores = score(candidates)
+        table = [{"config": s.config, "score": sc} for s, sc in zip(candidates, scores, strict=True)]
+        # Ties go to the earlier (simpler, cheaper) variant.
+        best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+        return Selection(candidates[best], table)

@@ -1,0 +1,292 @@
+"""The task file (TOML) and its validated form, ``Task``.
+
+Pydantic models with ``extra="forbid"``: an unknown key is an error that names the key and the
+allowed ones. Paths are resolved relative to the task file. Precedence for overridable settings is
+CLI flag > environment (``TUNEWORTH_MODEL``, ``TUNEWORTH_SEED``) > task file > default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tuneworth.errors import ConfigError
+
+TASK_FILENAMES = ("tuneworth.toml", "task.toml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True)
+
+
+class DataConfig(_Strict):
+    path: str | None = None
+    """One data file holding every example; split into train/validation/test by ``seed``."""
+    train: str | None = None
+    """Training examples (alternative to ``path``). Demonstrations and fine-tuning data come only from here."""
+    validation: str | None = None
+    """Optional validation file; otherwise carved out of train."""
+    test: str | None = None
+    """Optional test file; otherwise carved out of the data."""
+    validation_size: float | int = 0.15
+    """Fraction (0-1) or count of examples held out for choosing prompts and k."""
+    test_size: float | int = 0.2
+    """Fraction (0-1) or count of examples held out for the final scores."""
+    stratify: str | None = None
+    """Stratify splits on this JSON field (json outputs). Label outputs stratify on the label."""
+    docs: str | None = None
+    """Directory of reference documents, for the RAG rung."""
+    production_sample: str | None = None
+    """Real production queries (inputs only), for the representativeness audit."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.path is None) == (self.train is None):
+            raise ValueError("give exactly one of data.path (one file, split by seed) or data.train")
+        if self.path is not None and (self.validation or self.test):
+            raise ValueError("data.validation/data.test go with data.train, not with data.path")
+        return self
+
+
+class PromptConfig(_Strict):
+    system: str = "You are a helpful assistant."
+    """The user's own system prompt: the L1 baseline."""
+    variants: dict[str, str] = Field(default_factory=dict)
+    """Extra hand-written system prompts to try on L1, by name."""
+
+
+class OutputConfig(_Strict):
+    kind: Literal["text", "label", "json"] = "text"
+    """What an answer is: free text, one label from ``labels``, or a JSON object."""
+    labels: list[str] | None = None
+    """The label set (required for ``kind = "label"``)."""
+    schema_: str | None = Field(default=None, alias="schema")
+    """Path to a JSON Schema for ``kind = "json"`` answers."""
+
+    @model_validator(mode="after")
+    def _labels(self) -> OutputConfig:
+        if self.kind == "label" and not self.labels:
+            raise ValueError('output.kind = "label" needs output.labels = ["...", ...]')
+        if self.kind != "label" and self.labels:
+            raise ValueError('output.labels is only for output.kind = "label"')
+        if self.kind != "json" and self.schema_:
+            raise ValueError('output.schema is only for output.kind = "json"')
+        return self
+
+
+class ModelConfig(_Strict):
+    name: str = "local/smollm2-135m"
+    """``provider/name``: local/smollm2-135m, local/PATH, openai/gpt-4o-mini, fake/echo."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, tuneworth serve)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable that holds the API key."""
+    max_tokens: int = Field(default=64, ge=1, le=32768)
+    """Longest answer to generate (chain-of-thought gets ``rungs.L1.cot_max_tokens``)."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature; 0 is greedy and reproducible."""
+    batch_size: int = Field(default=16, ge=1, le=512)
+    """Local models: sequences generated together in one forward pass."""
+    max_connections: int = Field(default=8, ge=1, le=1024)
+    """API models: requests in flight at once."""
+    timeout: float = Field(default=60.0, gt=0)
+    """API models: seconds before a request is abandoned."""
+
+
+class PromptingRung(_Strict):
+    enabled: bool = True
+    """Run L1."""
+    variants: list[Literal["base", "format", "rules", "cot"]] = Field(
+        default_factory=lambda: ["base", "format", "rules", "cot"]
+    )
+    """Automatic system-prompt variants to try (plus ``prompt.variants``)."""
+    rules: list[str] = Field(default_factory=list)
+    """Extra rules appended by the ``rules`` variant."""
+    cot_max_tokens: int = Field(default=160, ge=16)
+    """Token budget for chain-of-thought answers (reasoning + final answer)."""
+
+
+class FewShotRung(_Strict):
+    enabled: bool = True
+    """Run L2."""
+    k: list[int] = Field(default_factory=lambda: [1, 3, 5, 8])
+    """Numbers of demonstrations to try (bounded by the context)."""
+    selection: list[Literal["random", "stratified", "nearest"]] = Field(
+        default_factory=lambda: ["random", "stratified", "nearest"]
+    )
+    """How demonstrations are picked from train."""
+    search: Literal["grid", "coordinate"] = "coordinate"
+    """``grid`` tries every (k, selection); ``coordinate`` picks the selection at the middle k, then sweeps k."""
+    max_prompt_tokens: int = Field(default=1536, ge=64)
+    """Demonstrations are dropped (farthest first) to keep prompts under this many tokens (estimated)."""
+
+
+class RungsConfig(_Strict):
+    L1: PromptingRung = Field(default_factory=PromptingRung)
+    """L1: prompting."""
+    L2: FewShotRung = Field(default_factory=FewShotRung)
+    """L2: few-shot demonstrations."""
+
+
+class EconomicsConfig(_Strict):
+    requests_per_month: int | None = Field(default=None, ge=0)
+    """Expected production volume, for break-even."""
+    price_reference: str | None = None
+    """Model whose prices to use for cost estimates (e.g. ``openai/gpt-4o-mini``)."""
+    human_hourly_rate: float = Field(default=100.0, ge=0)
+    """Cost of an engineer hour, for the fixed costs of fine-tuning."""
+
+
+class Task(_Strict):
+    name: str
+    """Short task name, used in run directory names."""
+    description: str = ""
+    """What the task is, for reports."""
+    seed: int = 13
+    """Seed for splits and random demonstrations."""
+    data: DataConfig
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    metric: Literal["exact", "normalized", "accuracy", "field_accuracy", "object_match"] | None = None
+    """Primary score. Default: normalized (text), accuracy (label), field_accuracy (json)."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    rungs: RungsConfig = Field(default_factory=RungsConfig)
+    economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
+
+    # Set by load_task, not by the file.
+    base_dir: str = Field(default=".", exclude=True)
+    """Directory that relative paths are resolved against (the task file's)."""
+
+    @model_validator(mode="after")
+    def _metric_fits(self) -> Task:
+        allowed = {
+            "text": {"exact", "normalized"},
+            "label": {"accuracy", "exact"},
+            "json": {"field_accuracy", "object_match", "exact"},
+        }[self.output.kind]
+        if self.metric is not None and self.metric not in allowed:
+            raise ValueError(f"metric {self.metric!r} does not fit output.kind {self.output.kind!r}; use one of {sorted(allowed)}")
+        return self
+
+    @property
+    def primary_metric(self) -> str:
+        default = {"text": "normalized", "label": "accuracy", "json": "field_accuracy"}[self.output.kind]
+        return self.metric or default
+
+    def resolve(self, rel: str) -> Path:
+        p = Path(rel).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def json_schema(self) -> dict[str, Any] | None:
+        if not self.output.schema_:
+            return None
+        path = self.resolve(self.output.schema_)
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"output.schema: {path} not found") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"output.schema: {path}:{e.lineno} is not valid JSON ({e.msg})") from None
+        if not isinstance(schema, dict):
+            raise ConfigError(f"output.schema: {path} must hold a JSON object")
+        import jsonschema
+
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as e:
+            raise ConfigError(f"output.schema: {path} is not a valid JSON Schema ({e.message})") from None
+        return schema
+
+    def label_field(self) -> str | None:
+        return self.data.stratify
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The fully resolved configuration, as written into every run record."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def find_task_file(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        for name in TASK_FILENAMES:
+            if (p / name).is_file():
+                return p / name
+        raise ConfigError(
+            f"{p} has no task file", hint=f"create {p / TASK_FILENAMES[0]} (or run `tuneworth init {p}`)"
+        )
+    if not p.exists():
+        raise ConfigError(f"{p}: no such task file or directory", hint="pass a task directory or a .toml file")
+    return p
+
+
+def load_task(path: str | Path, *, model: str | None = None, seed: int | None = None) -> Task:
+    """Read and validate a task file; apply overrides (CLI > environment > file > default)."""
+    file = find_task_file(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: not valid TOML ({e})", hint="check quotes and brackets on that line") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text") from None
+    model = model or os.environ.get("TUNEWORTH_MODEL")
+    if model:
+        raw.setdefault("model", {})
+        if isinstance(raw["model"], dict):
+            raw["model"]["name"] = model
+    env_seed = os.environ.get("TUNEWORTH_SEED")
+    if seed is not None:
+        raw["seed"] = seed
+    elif env_seed:
+        try:
+            raw["seed"] = int(env_seed)
+        except ValueError:
+            raise ConfigError(f"TUNEWORTH_SEED={env_seed!r} is not an integer") from None
+    raw["base_dir"] = str(file.parent)
+    try:
+        task = Task.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{file}: invalid task file\n" + _explain(e)) from None
+    _check_paths(task, file)
+    return task
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(x) for x in item["loc"] if not isinstance(x, int)) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            parent = item["loc"][:-1]
+            allowed = _allowed_keys(parent)
+            lines.append(f"  unknown key {loc!r}; allowed here: {', '.join(allowed)}")
+        else:
+            lines.append(f"  {loc}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Task
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            break
+    return sorted((f.alias or n) for n, f in model.model_fields.items() if n != "base_dir")
+
+
+def _check_paths(task: Task, file: Path) -> None:
+    d = task.data
+    for key in ("path", "train", "validation", "test", "production_sample"):
+        rel = getattr(d, key)
+        if rel and not task.resolve(rel).is_file():
+            raise ConfigError(f"{file}: data.{key} = {rel!r}: file not found", hint="paths are relative to the task file")
+    if d.docs and not task.resolve(d.docs).is_dir():
+        raise ConfigError(f"{file}: data.docs = {d.docs!r}: directory not found")
+    if task.output.kind == "json":
+        task.json_schema()

@@ -1,0 +1,64 @@
+"""Shared fixtures: small tasks on disk and scripted fake providers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+LABELS = ["positive", "negative", "neutral"]
+WORDS = {
+    "positive": ["love", "great", "excellent", "wonderful", "perfect", "happy"],
+    "negative": ["broken", "awful", "terrible", "refund", "angry", "late"],
+    "neutral": ["arrived", "blue", "tuesday", "manual", "box", "size"],
+}
+
+
+def make_label_rows(n: int = 60) -> list[tuple[str, str]]:
+    rows = []
+    for i in range(n):
+        label = LABELS[i % 3]
+        w = WORDS[label][i % 6]
+        rows.append((f"review {i}: it was {w} and item number {i}", label))
+    return rows
+
+
+def write_chat(path: Path, rows: list[tuple[str, str]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for inp, out in rows:
+            f.write(json.dumps({"messages": [{"role": "user", "content": inp}, {"role": "assistant", "content": out}]}) + "\n")
+
+
+@pytest.fixture
+def label_task(tmp_path: Path) -> Path:
+    write_chat(tmp_path / "data.jsonl", make_label_rows())
+    (tmp_path / "tuneworth.toml").write_text(
+        """
+name = "toy"
+seed = 7
+[data]
+path = "data.jsonl"
+validation_size = 12
+test_size = 15
+[prompt]
+system = "Classify the review."
+[output]
+kind = "label"
+labels = ["positive", "negative", "neutral"]
+[model]
+name = "fake/echo"
+batch_size = 8
+[rungs.L2]
+k = [1, 3]
+""",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def oracle_label(text: str) -> str:
+    for label, ws in WORDS.items():
+        if any(w in text for w in ws):
+            return label
+    return "neutral"
