@@ -31,7 +31,7 @@ test: lint
 
 bench: setup
 	$(PY) benchmarks/bench_generation.py
-	$(PY) benchmarks/bench_cli_startup.py
+	$(PY) benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

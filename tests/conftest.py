@@ -27,7 +27,12 @@ def make_label_rows(n: int = 60) -> list[tuple[str, str]]:
 def write_chat(path: Path, rows: list[tuple[str, str]]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for inp, out in rows:
-            f.write(json.dumps({"messages": [{"role": "user", "content": inp}, {"role": "assistant", "content": out}]}) + "\n")
+            f.write(
+                json.dumps(
+                    {"messages": [{"role": "user", "content": inp}, {"role": "assistant", "content": out}]}
+                )
+                + "\n"
+            )
 
 
 @pytest.fixture

@@ -14,17 +14,27 @@ from tuneworth.errors import DatasetError
 def test_chat_jsonl_with_system_and_history(tmp_path: Path) -> None:
     p = tmp_path / "d.jsonl"
     p.write_text(
-        json.dumps({"messages": [
-            {"role": "system", "content": "S"},
-            {"role": "user", "content": "a"},
-            {"role": "assistant", "content": "b"},
-            {"role": "user", "content": [{"type": "text", "text": "q"}]},
-            {"role": "assistant", "content": "ans"},
-        ]}) + "\n\n",
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "S"},
+                    {"role": "user", "content": "a"},
+                    {"role": "assistant", "content": "b"},
+                    {"role": "user", "content": [{"type": "text", "text": "q"}]},
+                    {"role": "assistant", "content": "ans"},
+                ]
+            }
+        )
+        + "\n\n",
         encoding="utf-8",
     )
     [ex] = load_examples(p)
-    assert (ex.system, ex.input, ex.output, ex.history) == ("S", "q", "ans", (("user", "a"), ("assistant", "b")))
+    assert (ex.system, ex.input, ex.output, ex.history) == (
+        "S",
+        "q",
+        "ans",
+        (("user", "a"), ("assistant", "b")),
+    )
     assert ex.source.endswith("d.jsonl:1")
 
 
@@ -48,9 +58,18 @@ def test_prompt_completion_and_csv(tmp_path: Path) -> None:
         ('{"messages": [{"role": "user"}]}', "has no 'content'"),
         ('{"messages": [{"role": "robot", "content": "x"}]}', "unknown role 'robot'"),
         ('{"messages": [{"role": "user", "content": "x"}]}', "last message must be the assistant"),
-        ('{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": " "}]}', "answer is empty"),
-        ('{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "y"}]}', "must be a string"),
-        ('{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "extra": 1}', "unknown key"),
+        (
+            '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": " "}]}',
+            "answer is empty",
+        ),
+        (
+            '{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "y"}]}',
+            "must be a string",
+        ),
+        (
+            '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "extra": 1}',
+            "unknown key",
+        ),
         ('{"prompt": "x"}', "'completion' must be a non-empty string"),
     ],
 )
@@ -92,7 +111,12 @@ def test_empty_missing_and_unknown_type(tmp_path: Path) -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["messages", "role", "content", "prompt", "completion", "x"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["messages", "role", "content", "prompt", "completion", "x"]), inner, max_size=3
+        )
+    ),
     max_leaves=12,
 )
 

@@ -20,8 +20,13 @@ from tuneworth.task import ModelConfig, load_task
 
 def _completion(content: str, prompt_tokens: int = 11) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2},
     }
 
@@ -29,7 +34,11 @@ def _completion(content: str, prompt_tokens: int = 11) -> dict[str, Any]:
 def _provider(handler: Any, monkeypatch: pytest.MonkeyPatch) -> OpenAIProvider:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     client = httpx2.Client(transport=httpx2.MockTransport(handler))
-    return OpenAIProvider("gpt-test", ModelConfig(name="openai/gpt-test", base_url="http://testserver/v1", max_connections=4), http_client=client)
+    return OpenAIProvider(
+        "gpt-test",
+        ModelConfig(name="openai/gpt-test", base_url="http://testserver/v1", max_connections=4),
+        http_client=client,
+    )
 
 
 def test_requests_go_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,7 +54,10 @@ def test_requests_go_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
         return httpx2.Response(200, json=_completion(body["messages"][-1]["content"].upper()))
 
     p = _provider(handler, monkeypatch)
-    reqs = [ChatRequest(messages=({"role": "user", "content": f"q{i}"},), max_tokens=5, stop=("\n",)) for i in range(6)]
+    reqs = [
+        ChatRequest(messages=({"role": "user", "content": f"q{i}"},), max_tokens=5, stop=("\n",))
+        for i in range(6)
+    ]
     out = p.generate(reqs)
     assert [c.text for c in out] == [f"Q{i}" for i in range(6)]
     assert out[0].prompt_tokens == 11 and out[0].completion_tokens == 2
@@ -54,17 +66,40 @@ def test_requests_go_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_errors_become_item_errors_and_auth_stops(monkeypatch: pytest.MonkeyPatch) -> None:
     def bad_request(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(400, json={"error": {"message": "context too long", "type": "invalid_request_error",
-                                                     "param": None, "code": "context_length_exceeded"}})
+        return httpx2.Response(
+            400,
+            json={
+                "error": {
+                    "message": "context too long",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "context_length_exceeded",
+                }
+            },
+        )
 
-    [c] = _provider(bad_request, monkeypatch).generate([ChatRequest(messages=({"role": "user", "content": "x"},))])
+    [c] = _provider(bad_request, monkeypatch).generate(
+        [ChatRequest(messages=({"role": "user", "content": "x"},))]
+    )
     assert c.error is not None and "ContextLengthError" in c.error
 
     def unauthorized(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(401, json={"error": {"message": "bad key", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})
+        return httpx2.Response(
+            401,
+            json={
+                "error": {
+                    "message": "bad key",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            },
+        )
 
     with pytest.raises(AuthError):
-        Model(_provider(unauthorized, monkeypatch)).generate([ChatRequest(messages=({"role": "user", "content": "x"},))])
+        Model(_provider(unauthorized, monkeypatch)).generate(
+            [ChatRequest(messages=({"role": "user", "content": "x"},))]
+        )
 
 
 def test_missing_key_without_base_url_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +109,9 @@ def test_missing_key_without_base_url_is_a_config_error(monkeypatch: pytest.Monk
         OpenAIProvider("gpt-4o-mini", ModelConfig(name="openai/gpt-4o-mini"))
 
 
-def test_climb_against_scripted_api(label_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_climb_against_scripted_api(
+    label_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from conftest import oracle_label
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -82,6 +119,8 @@ def test_climb_against_scripted_api(label_task: Path, tmp_path: Path, monkeypatc
         return httpx2.Response(200, json=_completion(oracle_label(body["messages"][-1]["content"])))
 
     task = load_task(label_task, model="openai/gpt-test")
-    result = climb(task, Model(_provider(handler, monkeypatch), batch_size=16), runs_dir=tmp_path, rungs=["L1"])
+    result = climb(
+        task, Model(_provider(handler, monkeypatch), batch_size=16), runs_dir=tmp_path, rungs=["L1"]
+    )
     row = result.summary["rungs"][0]
     assert row["score"] == 1.0 and row["prompt_tokens_mean"] == 11 and row["errors"] == 0

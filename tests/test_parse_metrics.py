@@ -35,7 +35,7 @@ def test_cot_final_answer_is_parsed_after_marker() -> None:
     assert extract_final(text) == "negative"
     assert parse_answer(text, "label", LABELS, cot=True).value == "negative"
     # Without the marker the reasoning's mention of two labels would be ambiguous.
-    assert not parse_answer("positive or negative? negative", "label", LABELS, cot=False).ok
+    assert not parse_answer("Is it positive? I say negative", "label", LABELS, cot=False).ok
     js = 'Reasoning {"a": "y"} is wrong.\nAnswer: {"a": "x", "b": "q"}'
     assert parse_answer(js, "json", cot=True).value == {"a": "x", "b": "q"}
 

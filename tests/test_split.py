@@ -35,8 +35,10 @@ def test_stratified_keeps_proportions() -> None:
 def test_duplicates_never_straddle_splits() -> None:
     ex = [Example(id=str(i), input=f"Same  text {i % 20}", output="x") for i in range(60)]
     s = split_examples(ex, validation_size=4, test_size=4, seed=0)
+
     def keys(part: list[Example]) -> set[str]:
         return {e.input.lower().replace("  ", " ") for e in part}
+
     assert not keys(s.train) & keys(s.test)
     assert not keys(s.train) & keys(s.validation)
     assert not keys(s.validation) & keys(s.test)
@@ -48,7 +50,13 @@ def test_too_small_is_a_clear_error() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(10, 120), labels=st.integers(1, 6), seed=st.integers(0, 9), val=st.integers(1, 4), test=st.integers(1, 4))
+@given(
+    n=st.integers(10, 120),
+    labels=st.integers(1, 6),
+    seed=st.integers(0, 9),
+    val=st.integers(1, 4),
+    test=st.integers(1, 4),
+)
 def test_partition_property(n: int, labels: int, seed: int, val: int, test: int) -> None:
     ex = _examples(n, labels)
     s = split_examples(ex, validation_size=val, test_size=test, seed=seed, stratify=lambda e: e.output)

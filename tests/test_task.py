@@ -42,8 +42,8 @@ def test_precedence_cli_over_env_over_file(label_task: Path, monkeypatch: pytest
         (('labels = ["positive", "negative", "neutral"]', ""), "needs output.labels"),
         (('path = "data.jsonl"', 'path = "missing.jsonl"'), "file not found"),
         (('name = "toy"', 'name = "toy"\nmetric = "field_accuracy"'), "does not fit"),
-        (('[data]', '[data]\ntrain = "data.jsonl"'), "exactly one of"),
-        (('seed = 7', 'seed = [7'), "not valid TOML"),
+        (("[data]", '[data]\ntrain = "data.jsonl"'), "exactly one of"),
+        (("seed = 7", "seed = [7"), "not valid TOML"),
     ],
 )
 def test_invalid_task_files(label_task: Path, edit: tuple[str, str], needle: str) -> None:

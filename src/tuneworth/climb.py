@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tuneworth import __version__
 from tuneworth.data.example import Example, fingerprint
@@ -27,12 +27,23 @@ from tuneworth.rungs.fewshot import stratum_of
 from tuneworth.task import Task
 
 
-class Progress:
+class Progress(Protocol):
     """Progress callbacks; the CLI passes a rich implementation, library use gets silence."""
 
     def start(self, title: str, total: int) -> None: ...
     def advance(self, n: int) -> None: ...
     def stop(self) -> None: ...
+
+
+class SilentProgress:
+    def start(self, title: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 @dataclass
@@ -52,13 +63,21 @@ def check_gold(task: Task, examples: list[Example]) -> None:
             try:
                 value = json.loads(ex.output)
             except json.JSONDecodeError as e:
-                raise DatasetError(f"ideal output is not valid JSON ({e.msg})", path=path, line=lineno,
-                                   hint='output.kind = "json" needs each ideal answer to be a JSON object') from None
+                raise DatasetError(
+                    f"ideal output is not valid JSON ({e.msg})",
+                    path=path,
+                    line=lineno,
+                    hint='output.kind = "json" needs each ideal answer to be a JSON object',
+                ) from None
             if not isinstance(value, dict):
                 raise DatasetError("ideal output is JSON but not an object", path=path, line=lineno)
         elif kind == "label" and ex.output.strip() not in (task.output.labels or []):
-            raise DatasetError(f"ideal output {ex.output.strip()!r} is not in output.labels", path=path, line=lineno,
-                               hint=f"labels are {task.output.labels}; fix the data or add the label")
+            raise DatasetError(
+                f"ideal output {ex.output.strip()!r} is not in output.labels",
+                path=path,
+                line=lineno,
+                hint=f"labels are {task.output.labels}; fix the data or add the label",
+            )
 
 
 def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
@@ -68,7 +87,9 @@ def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
         check_gold(task, examples)
         ctx_stub = RunContext(task, Split([], [], []), None, len)
         key = stratum_of(ctx_stub) if (task.output.kind == "label" or d.stratify) else None
-        split = split_examples(examples, validation_size=d.validation_size, test_size=d.test_size, seed=task.seed, stratify=key)
+        split = split_examples(
+            examples, validation_size=d.validation_size, test_size=d.test_size, seed=task.seed, stratify=key
+        )
         files = {"path": d.path}
     else:
         assert d.train is not None
@@ -82,9 +103,18 @@ def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
         if val is None or test is None:
             ctx_stub = RunContext(task, Split([], [], []), None, len)
             key = stratum_of(ctx_stub) if (task.output.kind == "label" or d.stratify) else None
-            rest = split_examples(train, validation_size=d.validation_size if val is None else 1,
-                                  test_size=d.test_size if test is None else 1, seed=task.seed, stratify=key)
-            train = rest.train + (rest.validation if val is not None else []) + (rest.test if test is not None else [])
+            rest = split_examples(
+                train,
+                validation_size=d.validation_size if val is None else 1,
+                test_size=d.test_size if test is None else 1,
+                seed=task.seed,
+                stratify=key,
+            )
+            train = (
+                rest.train
+                + (rest.validation if val is not None else [])
+                + (rest.test if test is not None else [])
+            )
             val = val if val is not None else rest.validation
             test = test if test is not None else rest.test
         split = Split(train, val, test)
@@ -111,7 +141,7 @@ def climb(
     log: Callable[[str], None] | None = None,
 ) -> ClimbResult:
     """Climb the ladder for ``task`` with ``model`` and write the run record. Returns its location."""
-    progress = progress or Progress()
+    progress = progress or SilentProgress()
     started = time.time()
     split, data_info = load_split(task)
     if limit is not None:
@@ -149,7 +179,9 @@ def climb(
             ev.run([selection.chosen], split.test, "test")
             progress.stop()
             test_items = [i for i in record.items if i["rung"] == name and i["phase"] == "test"]
-            row = summarize(name, rung.title, selection.chosen.config, test_items, task.primary_metric, task.seed)
+            row = summarize(
+                name, rung.title, selection.chosen.config, test_items, task.primary_metric, task.seed
+            )
             row["seconds"] = round(time.time() - t0, 1)
             rows.append(row)
             record.header["rungs"][name] = {
@@ -161,7 +193,9 @@ def climb(
             }
             record.update()
             if log:
-                log(f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})")
+                log(
+                    f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
+                )
         status = "finished"
     finally:
         record.update(finished_at=time.time(), seconds=round(time.time() - started, 1))

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tuneworth.errors import ConfigError
 
 TASK_FILENAMES = ("tuneworth.toml", "task.toml")
+L1Variant = Literal["base", "format", "rules", "cot"]
+L2Selection = Literal["random", "stratified", "nearest"]
+L1_VARIANTS: tuple[L1Variant, ...] = ("base", "format", "rules", "cot")
+L2_SELECTIONS: tuple[L2Selection, ...] = ("random", "stratified", "nearest")
 
 
 class _Strict(BaseModel):
@@ -101,9 +105,7 @@ class ModelConfig(_Strict):
 class PromptingRung(_Strict):
     enabled: bool = True
     """Run L1."""
-    variants: list[Literal["base", "format", "rules", "cot"]] = Field(
-        default_factory=lambda: ["base", "format", "rules", "cot"]
-    )
+    variants: list[L1Variant] = Field(default_factory=lambda: list(L1_VARIANTS))
     """Automatic system-prompt variants to try (plus ``prompt.variants``)."""
     rules: list[str] = Field(default_factory=list)
     """Extra rules appended by the ``rules`` variant."""
@@ -116,9 +118,7 @@ class FewShotRung(_Strict):
     """Run L2."""
     k: list[int] = Field(default_factory=lambda: [1, 3, 5, 8])
     """Numbers of demonstrations to try (bounded by the context)."""
-    selection: list[Literal["random", "stratified", "nearest"]] = Field(
-        default_factory=lambda: ["random", "stratified", "nearest"]
-    )
+    selection: list[L2Selection] = Field(default_factory=lambda: list(L2_SELECTIONS))
     """How demonstrations are picked from train."""
     search: Literal["grid", "coordinate"] = "coordinate"
     """``grid`` tries every (k, selection); ``coordinate`` picks the selection at the middle k, then sweeps k."""
@@ -170,7 +170,9 @@ class Task(_Strict):
             "json": {"field_accuracy", "object_match", "exact"},
         }[self.output.kind]
         if self.metric is not None and self.metric not in allowed:
-            raise ValueError(f"metric {self.metric!r} does not fit output.kind {self.output.kind!r}; use one of {sorted(allowed)}")
+            raise ValueError(
+                f"metric {self.metric!r} does not fit output.kind {self.output.kind!r}; use one of {sorted(allowed)}"
+            )
         return self
 
     @property
@@ -220,7 +222,9 @@ def find_task_file(path: str | Path) -> Path:
             f"{p} has no task file", hint=f"create {p / TASK_FILENAMES[0]} (or run `tuneworth init {p}`)"
         )
     if not p.exists():
-        raise ConfigError(f"{p}: no such task file or directory", hint="pass a task directory or a .toml file")
+        raise ConfigError(
+            f"{p}: no such task file or directory", hint="pass a task directory or a .toml file"
+        )
     return p
 
 
@@ -230,7 +234,9 @@ def load_task(path: str | Path, *, model: str | None = None, seed: int | None = 
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{file}: not valid TOML ({e})", hint="check quotes and brackets on that line") from None
+        raise ConfigError(
+            f"{file}: not valid TOML ({e})", hint="check quotes and brackets on that line"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not UTF-8 text") from None
     model = model or os.environ.get("TUNEWORTH_MODEL")
@@ -285,7 +291,9 @@ def _check_paths(task: Task, file: Path) -> None:
     for key in ("path", "train", "validation", "test", "production_sample"):
         rel = getattr(d, key)
         if rel and not task.resolve(rel).is_file():
-            raise ConfigError(f"{file}: data.{key} = {rel!r}: file not found", hint="paths are relative to the task file")
+            raise ConfigError(
+                f"{file}: data.{key} = {rel!r}: file not found", hint="paths are relative to the task file"
+            )
     if d.docs and not task.resolve(d.docs).is_dir():
         raise ConfigError(f"{file}: data.docs = {d.docs!r}: directory not found")
     if task.output.kind == "json":

@@ -12,15 +12,32 @@ import click
 @click.command("climb")
 @click.argument("task", type=click.Path(path_type=Path))
 @click.option("--model", help="Model as provider/name (overrides the task file and $TUNEWORTH_MODEL).")
-@click.option("--seed", type=int, help="Seed for splits and random demonstrations (overrides $TUNEWORTH_SEED).")
+@click.option(
+    "--seed", type=int, help="Seed for splits and random demonstrations (overrides $TUNEWORTH_SEED)."
+)
 @click.option("--rungs", help="Comma-separated rungs to run, e.g. L1 or L1,L2 (default: all enabled).")
 @click.option("--limit", type=int, help="Use only the first N validation and test items (quick checks).")
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Where run directories are created.")
-@click.option("--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist).")
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run directories are created.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
-def climb_cmd(task: Path, model: str | None, seed: int | None, rungs: str | None, limit: int | None,
-              runs_dir: Path, out: Path | None, as_json: bool) -> None:
+def climb_cmd(
+    task: Path,
+    model: str | None,
+    seed: int | None,
+    rungs: str | None,
+    limit: int | None,
+    runs_dir: Path,
+    out: Path | None,
+    as_json: bool,
+) -> None:
     """Climb the ladder on TASK (a task directory or .toml file) and write a run record."""
     from rich.console import Console
 
@@ -43,12 +60,20 @@ def climb_cmd(task: Path, model: str | None, seed: int | None, rungs: str | None
     console = Console(stderr=True)
     console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
     m = resolve_model(t.model.name, t.model)
-    result = climb(t, m, runs_dir=runs_dir, run_dir=out, rungs=wanted, limit=limit,
-                   progress=RichProgress(console), log=lambda s: console.print(f"  {s}"))
+    result = climb(
+        t,
+        m,
+        runs_dir=runs_dir,
+        run_dir=out,
+        rungs=wanted,
+        limit=limit,
+        progress=RichProgress(console),
+        log=lambda s: console.print(f"  {s}"),
+    )
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
     else:
-        Console().print(results_table(result.summary))
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     console.print(f"run record: {result.run_dir}")
 
 
@@ -67,13 +92,17 @@ def report_cmd(run_dir: Path, as_json: bool) -> None:
 
     header, _items, summary = load_record(run_dir)
     if summary is None:
-        raise ConfigError(f"{run_dir} has no summary.json (status: {header.get('status')})",
-                          hint="the run did not finish; its items.jsonl holds what it completed")
+        raise ConfigError(
+            f"{run_dir} has no summary.json (status: {header.get('status')})",
+            hint="the run did not finish; its items.jsonl holds what it completed",
+        )
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    Console().print(results_table(summary))
-    Console().print(Markdown("\n".join(render_markdown(header, summary).splitlines()[8 + len(summary["rungs"]):])))
+    Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
+    Console().print(
+        Markdown("\n".join(render_markdown(header, summary).splitlines()[8 + len(summary["rungs"]) :]))
+    )
 
 
 @click.command("validate")
@@ -84,13 +113,15 @@ def validate_cmd(task: Path) -> None:
     from tuneworth.task import load_task
 
     t = load_task(task)
-    split, info = load_split(t)
+    _split, info = load_split(t)
     sizes = info["sizes"]
-    click.echo(f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
-               f"train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}")
+    click.echo(
+        f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
+        f"train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}"
+    )
 
 
-TASK_TEMPLATE = '''# tuneworth task file. Paths are relative to this file. Reference: README.md "Task file".
+TASK_TEMPLATE = """# tuneworth task file. Paths are relative to this file. Reference: README.md "Task file".
 name = "{name}"
 description = "Classify the sentiment of a product review."
 seed = 13                      # seeds the split and random demonstrations
@@ -129,7 +160,7 @@ selection = ["random", "stratified", "nearest"]
 [economics]
 # requests_per_month = 100000
 human_hourly_rate = 100
-'''
+"""
 
 SAMPLE = [
     ("Absolutely love it, works perfectly.", "positive"),
@@ -169,8 +200,17 @@ def init_cmd(directory: Path) -> None:
     if not data.exists():
         with data.open("w", encoding="utf-8") as f:
             for text, label in SAMPLE:
-                f.write(json.dumps({"messages": [{"role": "user", "content": text},
-                                                 {"role": "assistant", "content": label}]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "messages": [
+                                {"role": "user", "content": text},
+                                {"role": "assistant", "content": label},
+                            ]
+                        }
+                    )
+                    + "\n"
+                )
     task_file.write_text(TASK_TEMPLATE.format(name=directory.resolve().name or "task"), encoding="utf-8")
     click.echo(f"created {task_file} and {data}", file=sys.stdout)
     click.echo(f"next: tuneworth validate {directory} && tuneworth climb {directory}")

@@ -86,7 +86,9 @@ def _load_jsonl(text: str, path: str, require_output: bool) -> list[Example]:
                 line=lineno,
                 hint=_CHAT_HINT,
             )
-        this_kind = "chat" if "messages" in obj else "pc" if "prompt" in obj else "input" if "input" in obj else None
+        this_kind = (
+            "chat" if "messages" in obj else "pc" if "prompt" in obj else "input" if "input" in obj else None
+        )
         if this_kind is None:
             raise DatasetError(
                 f"unknown record shape (keys: {sorted(obj)[:6]})",
@@ -171,7 +173,7 @@ def _chat_example(obj: dict[str, Any], path: str, lineno: int, require_output: b
                 "the last message must be the assistant's ideal answer",
                 path=path,
                 line=lineno,
-                hint="end each example with {\"role\": \"assistant\", \"content\": \"...\"}",
+                hint='end each example with {"role": "assistant", "content": "..."}',
             )
         if not turns[-1][1].strip():
             raise DatasetError("the assistant's answer is empty", path=path, line=lineno)
@@ -180,9 +182,7 @@ def _chat_example(obj: dict[str, Any], path: str, lineno: int, require_output: b
     else:
         output = turns.pop()[1] if turns and turns[-1][0] == "assistant" else ""
     if not turns or turns[-1][0] != "user":
-        raise DatasetError(
-            "no user message before the answer", path=path, line=lineno, hint=_CHAT_HINT
-        )
+        raise DatasetError("no user message before the answer", path=path, line=lineno, hint=_CHAT_HINT)
     if not turns[-1][1].strip():
         raise DatasetError("the user message is empty", path=path, line=lineno)
     return Example(
@@ -224,7 +224,9 @@ def _load_csv(text: str, path: str, require_output: bool) -> list[Example]:
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = list(reader)
     except csv.Error as e:
-        raise DatasetError(f"malformed CSV ({e})", path=path, hint="quote fields that contain commas") from None
+        raise DatasetError(
+            f"malformed CSV ({e})", path=path, hint="quote fields that contain commas"
+        ) from None
     if not rows:
         return []
     header = [h.strip().lower() for h in rows[0]]
@@ -254,5 +256,7 @@ def _load_csv(text: str, path: str, require_output: bool) -> list[Example]:
             raise DatasetError("the input is empty", path=path, line=lineno)
         if require_output and not out.strip():
             raise DatasetError("the output is empty", path=path, line=lineno, hint="add the ideal output")
-        examples.append(Example(id=f"{Path(path).name}:{lineno}", input=inp, output=out, source=f"{path}:{lineno}"))
+        examples.append(
+            Example(id=f"{Path(path).name}:{lineno}", input=inp, output=out, source=f"{path}:{lineno}")
+        )
     return examples

@@ -97,7 +97,9 @@ class Evaluator:
         self.sink = sink
         self.advance = advance
 
-    def run(self, strategies: Sequence[Strategy], items: Sequence[Example], phase: str) -> list[list[ItemResult]]:
+    def run(
+        self, strategies: Sequence[Strategy], items: Sequence[Example], phase: str
+    ) -> list[list[ItemResult]]:
         """Results per strategy (in item order) for every strategy x item."""
         pairs = [(s, ex) for s in strategies for ex in items]
         requests = [s.request(ex, self.ctx.task) for s, ex in pairs]
@@ -120,11 +122,35 @@ class Evaluator:
 
     def _result(self, s: Strategy, ex: Example, c: Completion, phase: str) -> ItemResult:
         if c.error is not None:
-            return ItemResult(s.rung, phase, s.config, ex.id, "", None, False, c.prompt_tokens,
-                              c.completion_tokens, c.latency_ms, error=c.error, finish_reason="error")
+            return ItemResult(
+                s.rung,
+                phase,
+                s.config,
+                ex.id,
+                "",
+                None,
+                False,
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.latency_ms,
+                error=c.error,
+                finish_reason="error",
+            )
         sc = self.scorer.score(ex, c.text, s.cot)
-        return ItemResult(s.rung, phase, s.config, ex.id, c.text, sc.value, sc.valid, c.prompt_tokens,
-                          c.completion_tokens, c.latency_ms, finish_reason=c.finish_reason, details=sc.details)
+        return ItemResult(
+            s.rung,
+            phase,
+            s.config,
+            ex.id,
+            c.text,
+            sc.value,
+            sc.valid,
+            c.prompt_tokens,
+            c.completion_tokens,
+            c.latency_ms,
+            finish_reason=c.finish_reason,
+            details=sc.details,
+        )
 
     def validation_scores(self, strategies: Sequence[Strategy]) -> list[float]:
         """Mean validation score per strategy (errored items excluded; all-errored scores 0)."""

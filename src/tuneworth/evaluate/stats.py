@@ -24,7 +24,9 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def bootstrap_mean_ci(values: Sequence[float], *, seed: int = 0, resamples: int = 2000, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_mean_ci(
+    values: Sequence[float], *, seed: int = 0, resamples: int = 2000, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval for the mean (seeded, so records are reproducible)."""
     n = len(values)
     if n == 0:

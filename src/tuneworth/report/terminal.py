@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from tuneworth.report.format import COLUMNS, cells
@@ -19,8 +26,13 @@ class RichProgress:
 
     def start(self, title: str, total: int) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
         )
         self._progress.start()
         self._task = self._progress.add_task(title, total=total)
@@ -37,9 +49,11 @@ class RichProgress:
 
 def results_table(summary: dict[str, Any]) -> Table:
     sizes = summary["sizes"]
-    table = Table(title=f"{summary['task']} · {summary['model']} · {summary['metric']} on {sizes['test']} test items")
+    table = Table(
+        title=f"{summary['task']} · {summary['model']} · {summary['metric']} on {sizes['test']} test items"
+    )
     for col in COLUMNS:
-        table.add_column(col, justify="left" if col in ("rung", "chosen configuration") else "right")
+        table.add_column(col, justify="left" if col in ("rung", "chosen") else "right")
     for row in summary["rungs"]:
         table.add_row(*cells(row))
     return table

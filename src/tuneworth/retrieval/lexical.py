@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import pairwise
 
 from tuneworth.textutil import words
 
 
 def _terms(text: str) -> Counter[str]:
     w = words(text)
-    return Counter(w + [f"{a} {b}" for a, b in zip(w, w[1:], strict=False)])
+    return Counter(w + [f"{a} {b}" for a, b in pairwise(w)])
 
 
 class TfidfIndex:

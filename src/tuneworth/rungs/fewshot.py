@@ -25,12 +25,14 @@ def stratum_of(ctx: RunContext) -> Callable[[Example], str]:
     """The label used for stratification: the label itself, a JSON field, or the whole output."""
     field = ctx.task.data.stratify
     if ctx.task.output.kind == "json" and field:
+
         def key(ex: Example) -> str:
             try:
                 value = json.loads(ex.output).get(field)
             except (json.JSONDecodeError, AttributeError):
                 return ""
             return str(value)
+
         return key
     return lambda ex: ex.output.strip()
 
@@ -140,7 +142,9 @@ class FewShotRung:
             table += [{"config": s.config, "score": sc} for s, sc in zip(rest, rest_scores, strict=True)]
             candidates += rest
             all_scores += rest_scores
-            notes.append(f"coordinate search: selection chosen at k={mid}, then k swept with selection={best_sel}")
+            notes.append(
+                f"coordinate search: selection chosen at k={mid}, then k swept with selection={best_sel}"
+            )
         # Ties go to fewer demonstrations (cheaper prompts), then to the earlier candidate.
         best = max(range(len(candidates)), key=lambda i: (all_scores[i], -candidates[i].config["k"], -i))
         return Selection(candidates[best], table, notes)

@@ -27,7 +27,14 @@ class PromptingRung:
             elif variant == "format":
                 out.append(Strategy("L1", {"variant": "format"}, f"{base}\n\n{fmt}", max_tokens))
             elif variant == "rules":
-                out.append(Strategy("L1", {"variant": "rules"}, f"{base}\n\n{fmt}\n\n{rules_block(task, schema)}", max_tokens))
+                out.append(
+                    Strategy(
+                        "L1",
+                        {"variant": "rules"},
+                        f"{base}\n\n{fmt}\n\n{rules_block(task, schema)}",
+                        max_tokens,
+                    )
+                )
             elif variant == "cot":
                 system = f"{base}\n\n{cot_instruction(task, schema)}"
                 out.append(Strategy("L1", {"variant": "cot"}, system, task.rungs.L1.cot_max_tokens, cot=True))

@@ -58,5 +58,6 @@ def rules_block(task: Task, schema: dict[str, Any] | None) -> str:
 def cot_instruction(task: Task, schema: dict[str, Any] | None) -> str:
     return (
         "First think step by step in at most three short sentences. Then write a final line that starts with "
-        "'Answer:' followed by the answer. " + format_instruction(task, schema).replace("and nothing else", "on that line")
+        "'Answer:' followed by the answer. "
+        + format_instruction(task, schema).replace("and nothing else", "on that line")
     )

@@ -1,0 +1,70 @@
+"""Start-up costs: `tuneworth --help` cold (vs bare `python -c pass`), and model load from the
+safetensors cache vs de-quantizing the GGUF (what a first run pays once).
+
+Usage: python benchmarks/bench_startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--skip-gguf", action="store_true", help="skip the ~30 s GGUF conversion timing")
+    args = ap.parse_args()
+    py = sys.executable
+    base = statistics.median(wall([py, "-c", "pass"]) for _ in range(args.runs))
+    helpt = statistics.median(wall([py, "-m", "tuneworth", "--help"]) for _ in range(args.runs))
+    result: dict[str, float | str] = {
+        "python_startup_ms": round(base * 1000, 1),
+        "tuneworth_help_ms": round(helpt * 1000, 1),
+        "tuneworth_help_over_python_ms": round((helpt - base) * 1000, 1),
+    }
+    load = (
+        "import time,sys; t=time.perf_counter(); "
+        "from tuneworth.models.local import converted_dir, load; d=converted_dir('smollm2-135m'); load(d); "
+        "print(time.perf_counter()-t)"
+    )
+    import os
+
+    subprocess.run([py, "-c", load], check=True, capture_output=True)  # make sure the cache exists
+    result["model_load_cached_s"] = round(
+        float(subprocess.run([py, "-c", load], check=True, capture_output=True, text=True).stdout), 2
+    )
+    if not args.skip_gguf:
+        home = tempfile.mkdtemp()
+        try:
+            env = {**os.environ, "TUNEWORTH_HOME": home}
+            out = subprocess.run([py, "-c", load], check=True, capture_output=True, text=True, env=env).stdout
+            result["model_load_first_run_gguf_s"] = round(float(out), 2)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        result["first_over_cached"] = round(
+            float(result["model_load_first_run_gguf_s"]) / float(result["model_load_cached_s"]), 1
+        )
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

