@@ -49,23 +49,25 @@ def test_generates_real_text_with_usage(provider) -> None:  # type: ignore[no-un
     assert all(0 < c.completion_tokens <= 12 and c.prompt_tokens > 20 for c in out)
 
 
-def test_prefix_reuse_matches_plain_batching(provider) -> None:  # type: ignore[no-untyped-def]
-    reqs = _requests(6, max_tokens=10)
-    provider.reuse_prefix = False
+@pytest.mark.parametrize(("reuse", "bucket"), [(True, False), (False, True), (True, True)])
+def test_prefix_reuse_and_bucketed_prefill_match_plain_batching(provider, reuse: bool, bucket: bool) -> None:  # type: ignore[no-untyped-def]
+    # Messages of very different lengths, so bucketing really splits the batch.
+    reqs = _requests(40, max_tokens=8)
+    reqs = sorted(reqs, key=lambda r: len(r.messages[-1]["content"]))[::5]
+    provider.reuse_prefix, provider.bucket_prefill = False, False
     plain = [c.text for c in provider.generate(reqs)]
-    provider.reuse_prefix = True
+    provider.reuse_prefix, provider.bucket_prefill = reuse, bucket
     saved = provider.prefix_tokens_saved
-    reused = [c.text for c in provider.generate(reqs)]
-    assert provider.prefix_tokens_saved > saved  # the shared system prompt was really reused
-    assert reused == plain
+    fast = [c.text for c in provider.generate(reqs)]
+    provider.reuse_prefix, provider.bucket_prefill = True, True
+    assert (provider.prefix_tokens_saved > saved) == reuse  # the shared system prompt was really reused
+    assert fast == plain
 
 
 def test_batched_matches_one_at_a_time(provider) -> None:  # type: ignore[no-untyped-def]
     reqs = _requests(4, max_tokens=10)
-    provider.reuse_prefix = False
     batched = [c.text for c in provider.generate(reqs)]
     single = [provider.generate([r])[0].text for r in reqs]
-    provider.reuse_prefix = True
     assert batched == single
 
 
@@ -105,3 +107,15 @@ def test_climb_cli_on_real_model(tmp_path: Path) -> None:
     assert all(i["prompt_tokens"] > 0 for i in items)
     for row in summary["rungs"]:
         assert row["n"] == 3 and 0.0 <= row["score"] <= 1.0 and row["latency_p50_ms"] > 0
+
+
+def test_length_buckets_bound_padding() -> None:
+    from tuneworth.models.local import length_buckets
+
+    lengths = [5, 120, 7, 6, 130, 8, 40, 5]
+    buckets = length_buckets(lengths, slack=1.25, floor=8)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    for b in buckets:
+        real = sum(lengths[i] for i in b)
+        assert max(lengths[i] for i in b) * len(b) <= 1.25 * real + 8 or len(b) == 1
+    assert length_buckets([3, 3, 3]) == [[0, 1, 2]]

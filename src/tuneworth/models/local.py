@@ -152,6 +152,7 @@ class LocalProvider:
         self.path = model_dir(name)
         self.model, self.tokenizer = load(self.path)
         self.reuse_prefix = True
+        self.bucket_prefill = True
         self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self.prefix_tokens_saved = 0
 
@@ -246,7 +247,14 @@ class LocalProvider:
         return results
 
     def _batch_inputs(self, ids_list: list[list[int]]) -> tuple[Any, Any, Any]:
-        """Input ids, attention mask and (when a long prefix is shared) a pre-filled KV cache."""
+        """Input ids, attention mask and (when worthwhile) a pre-filled KV cache for ``generate``.
+
+        Layout of every row: ``[shared prefix][left padding][own suffix]``. The prefix's KV cache
+        is computed once. Suffixes (all but their last token) are prefilled in length buckets,
+        so a long message does not make every short one pay for padding; the buckets' caches are
+        then aligned into one batch cache, and ``generate`` decodes the whole batch together
+        (decoding is where a large batch pays off on CPU).
+        """
         import torch
 
         pad = self.tokenizer.pad_token_id
@@ -259,22 +267,90 @@ class LocalProvider:
         if n < MIN_PREFIX:
             n = 0
         prefix = ids_list[0][:n]
-        longest = max(len(ids) - n for ids in ids_list)
+        suffixes = [ids[n:] for ids in ids_list]
+        longest = max(len(sfx) for sfx in suffixes)
         rows, masks = [], []
-        for ids in ids_list:
-            suffix = ids[n:]
-            fill = longest - len(suffix)
-            rows.append(prefix + [pad] * fill + suffix)
-            masks.append([1] * n + [0] * fill + [1] * len(suffix))
+        for sfx in suffixes:
+            fill = longest - len(sfx)
+            rows.append(prefix + [pad] * fill + sfx)
+            masks.append([1] * n + [0] * fill + [1] * len(sfx))
         device = self.model.device
         input_ids = torch.tensor(rows, dtype=torch.long, device=device)
         attention_mask = torch.tensor(masks, dtype=torch.long, device=device)
+        if n:
+            self.prefix_tokens_saved += n * (len(ids_list) - 1)
+        if self.bucket_prefill and len(ids_list) > 1 and longest > 1:
+            buckets = length_buckets([len(sfx) - 1 for sfx in suffixes])
+            if len(buckets) > 1:
+                return input_ids, attention_mask, self._bucketed_cache(prefix, suffixes, longest, buckets)
         if n == 0:
             return input_ids, attention_mask, None
         cache = copy.deepcopy(self._prefix_cache(tuple(prefix)))
         cache.batch_repeat_interleave(len(ids_list))
-        self.prefix_tokens_saved += n * (len(ids_list) - 1)
         return input_ids, attention_mask, cache
+
+    def _bucketed_cache(
+        self, prefix: list[int], suffixes: list[list[int]], longest: int, buckets: list[list[int]]
+    ) -> Any:
+        """Prefill each bucket's suffixes (minus their last token) and right-align them in one cache."""
+        import torch
+        from transformers import DynamicCache
+
+        pad = self.tokenizer.pad_token_id
+        n = len(prefix)
+        total = n + longest - 1
+        device = self.model.device
+        keys: list[Any] = []
+        values: list[Any] = []
+        for idx in buckets:
+            lens = [len(suffixes[i]) - 1 for i in idx]
+            width = max(lens)
+            if width == 0:
+                continue
+            rows = [[pad] * (width - ln) + suffixes[i][:-1] for i, ln in zip(idx, lens, strict=True)]
+            mask = torch.tensor(
+                [[1] * n + [0] * (width - ln) + [1] * ln for ln in lens], dtype=torch.long, device=device
+            )
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
+            if n:
+                cache = copy.deepcopy(self._prefix_cache(tuple(prefix)))
+                cache.batch_repeat_interleave(len(idx))
+            else:
+                cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                self.model(
+                    input_ids=torch.tensor(rows, dtype=torch.long, device=device),
+                    attention_mask=mask,
+                    position_ids=positions,
+                    cache=cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+            for layer_no, layer in enumerate(cache.layers):
+                if len(keys) <= layer_no:
+                    shape = (len(suffixes), *layer.keys.shape[1:2], total, layer.keys.shape[-1])
+                    keys.append(torch.zeros(shape, dtype=layer.keys.dtype, device=device))
+                    values.append(torch.zeros(shape, dtype=layer.values.dtype, device=device))
+                for row, (i, ln) in enumerate(zip(idx, lens, strict=True)):
+                    if n:
+                        keys[layer_no][i, :, :n] = layer.keys[row, :, :n]
+                        values[layer_no][i, :, :n] = layer.values[row, :, :n]
+                    if ln:
+                        # Copy only real tokens; padding stays zero (and masked) in the merged cache.
+                        keys[layer_no][i, :, total - ln :] = layer.keys[row, :, n + width - ln :]
+                        values[layer_no][i, :, total - ln :] = layer.values[row, :, n + width - ln :]
+        if n and any(len(suffixes[i]) == 1 for b in buckets for i in b):
+            # Rows with nothing to prefill still need the prefix in their slot.
+            base = self._prefix_cache(tuple(prefix))
+            for layer_no, layer in enumerate(base.layers):
+                for i, sfx in enumerate(suffixes):
+                    if len(sfx) == 1:
+                        keys[layer_no][i, :, :n] = layer.keys[0, :, :n]
+                        values[layer_no][i, :, :n] = layer.values[0, :, :n]
+        merged = DynamicCache(config=self.model.config)
+        for layer_no, (k, v) in enumerate(zip(keys, values, strict=True)):
+            merged.update(k, v, layer_no)
+        return merged
 
     def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
         if prefix in self._prefixes:
@@ -290,6 +366,24 @@ class LocalProvider:
         while len(self._prefixes) > PREFIX_CACHE_SIZE:
             self._prefixes.popitem(last=False)
         return cache
+
+
+def length_buckets(lengths: list[int], *, slack: float = 1.25, floor: int = 32) -> list[list[int]]:
+    """Group row indices by length so padding stays within ``slack`` of the real tokens (+ ``floor``)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for i in order:
+        ln = lengths[i]
+        if current and ln * (len(current) + 1) > slack * (real + ln) + floor:
+            buckets.append(current)
+            current, real = [], 0
+        current.append(i)
+        real += ln
+    if current:
+        buckets.append(current)
+    return buckets
 
 
 def create(name: str, config: ModelConfig) -> LocalProvider:
