@@ -2,7 +2,7 @@
 
 Same prompts (support-triage messages with the example's system prompt), same greedy settings.
 Prints sequences/s for each mode and the ratios; writes benchmarks/results/generation.json.
-Usage: python benchmarks/bench_generation.py [--n 24] [--max-tokens 16] [--batch 24]
+Usage: python benchmarks/bench_generation.py [--n 48] [--max-tokens 16] [--batch 48]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=24)
+    ap.add_argument("--n", type=int, default=48)
     ap.add_argument("--max-tokens", type=int, default=16)
-    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--batch", type=int, default=48)
     args = ap.parse_args()
     task = load_task(ROOT / "examples" / "support-triage")
     lines = (ROOT / "examples" / "support-triage" / "data.jsonl").read_text().splitlines()[: args.n]
