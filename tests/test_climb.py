@@ -62,6 +62,7 @@ def test_rules_variant_wins_when_only_it_works(label_task: Path, tmp_path: Path)
     row = summary["rungs"][0]
     assert set(row) >= SUMMARY_KEYS
     assert row["score"] == 1.0 and row["n"] == 15 and row["errors"] == 0 and row["ci_low"] < 1.0
+    assert row["metrics"] == {"unparseable": 0}
     assert (result.run_dir / "summary.md").read_text().count("| L") == 2
 
 

@@ -34,4 +34,26 @@ def summarize(
         "prompt_tokens_mean": round(sum(r["prompt_tokens"] for r in ok) / len(ok), 1) if ok else None,
         "completion_tokens_mean": round(sum(r["completion_tokens"] for r in ok) / len(ok), 1) if ok else None,
         "errors": len(items) - len(ok),
+        "metrics": breakdown(scored),
     }
+
+
+def breakdown(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Secondary metrics from item details: JSON parse/schema/object/per-field rates, unparseable labels."""
+    n = len(scored)
+    if not n:
+        return {}
+    details = [r.get("details") or {} for r in scored]
+    out: dict[str, Any] = {}
+    if any("fields" in d for d in details):
+        out["parse_rate"] = sum(1 for d in details if d.get("parsed")) / n
+        out["schema_valid_rate"] = sum(1 for d in details if d.get("schema_valid")) / n
+        out["object_match_rate"] = sum(1 for d in details if d.get("object_match")) / n
+        names = sorted({f for d in details for f in d.get("fields", {})})
+        out["field_accuracy"] = {f: sum(1 for d in details if d.get("fields", {}).get(f)) / n for f in names}
+    if any("unparseable" in d for d in details):
+        out["unparseable"] = sum(1 for d in details if d.get("unparseable"))
+    if any("normalized" in d for d in details):
+        out["exact_rate"] = sum(1 for d in details if d.get("exact")) / n
+        out["normalized_rate"] = sum(1 for d in details if d.get("normalized")) / n
+    return out

@@ -22,6 +22,14 @@ def render_markdown(header: dict[str, Any], summary: dict[str, Any]) -> str:
     for row in summary["rungs"]:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
     lines.append("")
+    for row in summary["rungs"]:
+        m = row.get("metrics") or {}
+        if m:
+            parts = [f"{k} {v:.0%}" for k, v in m.items() if isinstance(v, float)]
+            parts += [f"{k} {v}" for k, v in m.items() if isinstance(v, int)]
+            parts += [f"{f} {v:.0%}" for f, v in (m.get("field_accuracy") or {}).items()]
+            lines.append(f"- {row['name']} details: " + ", ".join(parts))
+    lines.append("")
     for name, info in header.get("rungs", {}).items():
         lines.append(f"## {name}: validation scores")
         lines.append("")
