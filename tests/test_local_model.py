@@ -119,3 +119,36 @@ def test_length_buckets_bound_padding() -> None:
         real = sum(lengths[i] for i in b)
         assert max(lengths[i] for i in b) * len(b) <= 1.25 * real + 8 or len(b) == 1
     assert length_buckets([3, 3, 3]) == [[0, 1, 2]]
+
+
+def test_local_path_loads_any_hf_model_directory(tmp_path: Path) -> None:
+    """local/PATH: a tiny Llama built from a config (with the bundled tokenizer) really generates."""
+    import shutil
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tuneworth.models.local import LocalProvider, converted_dir
+    from tuneworth.models.registry import resolve_model
+
+    src = converted_dir("smollm2-135m")
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (src / name).exists():
+            shutil.copy(src / name, tmp_path / name)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    model = resolve_model(f"local/{tmp_path}", ModelConfig(name=f"local/{tmp_path}"))
+    assert isinstance(model.provider, LocalProvider) and model.model_id == f"local/{tmp_path}"
+    out = model.generate(_requests(3, max_tokens=5))
+    assert len(out) == 3 and all(c.error is None and 0 < c.completion_tokens <= 5 for c in out)
+    with pytest.raises(Exception, match="neither a bundled model"):
+        resolve_model(f"local/{tmp_path / 'missing'}")
