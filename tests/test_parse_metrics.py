@@ -58,3 +58,20 @@ def test_label_and_text_metrics() -> None:
     assert bad.value == 0.0 and bad.details["unparseable"]
     t = score_text(parse_answer(" Paris. ", "text"), " Paris. ", "paris", "normalized")
     assert t.value == 1.0 and t.details["exact"] is False
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list('{}[]":,ab \\\nAnswer:positive')), max_size=80),
+    cot=st.booleans(),
+)
+def test_fuzz_parsers_never_raise(text: str, cot: bool) -> None:
+    for kind in ("text", "label", "json"):
+        parsed = parse_answer(text, kind, LABELS, cot=cot)
+        assert parsed.ok or parsed.reason or kind == "text"
+        if kind == "json" and parsed.ok:
+            assert isinstance(parsed.value, dict)

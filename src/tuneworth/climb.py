@@ -197,6 +197,9 @@ def climb(
                     f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
                 )
         status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
     finally:
         record.update(finished_at=time.time(), seconds=round(time.time() - started, 1))
         record.close(status)

@@ -47,6 +47,7 @@ class OpenAIProvider:
         self.name = name
         self.model_id = f"openai/{name}" + (f"@{base_url}" if base_url else "")
         self.max_connections = config.max_connections
+        self.preferred_batch_size = config.max_connections * 4
         self.client = openai.OpenAI(
             api_key=key, base_url=base_url, timeout=config.timeout, max_retries=2, http_client=http_client
         )

@@ -71,4 +71,8 @@ def resolve_model(spec: str, config: ModelConfig | None = None) -> Any:
     """Build a ``Model`` (the provider wrapped with timing and error capture) for ``spec``."""
     from tuneworth.models.model import Model
 
-    return Model(resolve_provider(spec, config), batch_size=(config.batch_size if config else 16))
+    provider = resolve_provider(spec, config)
+    batch = config.batch_size if config else 16
+    # API providers fan a batch out over their connection pool: give them enough to keep it full.
+    batch = max(batch, getattr(provider, "preferred_batch_size", 0))
+    return Model(provider, batch_size=batch)
