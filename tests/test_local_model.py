@@ -31,12 +31,16 @@ def provider():  # type: ignore[no-untyped-def]
     return LocalProvider("smollm2-135m", ModelConfig())
 
 
-def _requests(n: int, **kw: object) -> list[ChatRequest]:
+SYSTEM = (
+    "You triage support messages. Reply with one JSON object with keys category, sentiment, priority, action."
+)
+
+
+def _requests(n: int, system: str = SYSTEM, **kw: object) -> list[ChatRequest]:
     msgs = [
         json.loads(line)["messages"][0]["content"]
         for line in (EXAMPLE / "data.jsonl").read_text().splitlines()[:n]
     ]
-    system = "You triage support messages. Reply with one JSON object with keys category, sentiment, priority, action."
     return [
         ChatRequest(messages=({"role": "system", "content": system}, {"role": "user", "content": m}), **kw)
         for m in msgs
@@ -54,6 +58,9 @@ def test_prefix_reuse_and_bucketed_prefill_match_plain_batching(provider, reuse:
     # Messages of very different lengths, so bucketing really splits the batch.
     reqs = _requests(40, max_tokens=8)
     reqs = sorted(reqs, key=lambda r: len(r.messages[-1]["content"]))[::5]
+    # A second group with another system prompt, and one row with a prompt of its own.
+    reqs += _requests(3, system=SYSTEM + " Be strict: use only the allowed values.", max_tokens=8)
+    reqs += _requests(1, system="Answer in JSON.", max_tokens=8)
     provider.reuse_prefix, provider.bucket_prefill = False, False
     plain = [c.text for c in provider.generate(reqs)]
     provider.reuse_prefix, provider.bucket_prefill = reuse, bucket
@@ -110,7 +117,7 @@ def test_climb_cli_on_real_model(tmp_path: Path) -> None:
 
 
 def test_length_buckets_bound_padding() -> None:
-    from tuneworth.models.local import length_buckets
+    from tuneworth.models.prefill import length_buckets
 
     lengths = [5, 120, 7, 6, 130, 8, 40, 5]
     buckets = length_buckets(lengths, slack=1.25, floor=8)

