@@ -61,6 +61,13 @@ def test_prefix_reuse_and_bucketed_prefill_match_plain_batching(provider, reuse:
     # A second group with another system prompt, and one row with a prompt of its own.
     reqs += _requests(3, system=SYSTEM + " Be strict: use only the allowed values.", max_tokens=8)
     reqs += _requests(1, system="Answer in JSON.", max_tokens=8)
+    # Rows with per-item demonstrations: different keys, but the same system prompt at the start.
+    for i, r in enumerate(_requests(3, max_tokens=8)):
+        demo = (
+            {"role": "user", "content": f"demo question {i}"},
+            {"role": "assistant", "content": '{"category":"other"}'},
+        )
+        reqs.append(ChatRequest(messages=(r.messages[0], *demo, r.messages[1]), max_tokens=8))
     provider.reuse_prefix, provider.bucket_prefill = False, False
     plain = [c.text for c in provider.generate(reqs)]
     provider.reuse_prefix, provider.bucket_prefill = reuse, bucket

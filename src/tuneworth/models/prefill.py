@@ -55,7 +55,10 @@ def plan_groups(ids_list: Sequence[Sequence[int]], keys: Sequence[Hashable], reu
     else:
         loose = list(range(len(ids_list)))
     if loose:
-        groups.append(Group(0, sorted(loose)))
+        # Rows with prompts of their own (e.g. per-item demonstrations) usually still share the
+        # system prompt at the start.
+        n = common_prefix_len([ids_list[i] for i in loose]) if reuse and len(loose) > 1 else 0
+        groups.append(Group(n if n >= MIN_PREFIX else 0, sorted(loose)))
     return groups
 
 
