@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+# Tests exercise real generation: the persistent completion cache is off unless a test turns it on
+# (subprocesses inherit this).
+os.environ["TUNEWORTH_CACHE"] = "0"
 
 LABELS = ["positive", "negative", "neutral"]
 WORDS = {

@@ -201,7 +201,11 @@ def climb(
         status = "interrupted"
         raise
     finally:
-        record.update(finished_at=time.time(), seconds=round(time.time() - started, 1))
+        record.update(
+            finished_at=time.time(),
+            seconds=round(time.time() - started, 1),
+            cache={"enabled": model.cache is not None, "hits": model.cache_hits},
+        )
         record.close(status)
     from tuneworth.report.markdown import render_markdown
 

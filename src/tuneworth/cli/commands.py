@@ -27,6 +27,9 @@ import click
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist)."
 )
+@click.option(
+    "--no-cache", is_flag=True, help="Do not read or write the completion cache (or set TUNEWORTH_CACHE=0)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 def climb_cmd(
     task: Path,
@@ -36,6 +39,7 @@ def climb_cmd(
     limit: int | None,
     runs_dir: Path,
     out: Path | None,
+    no_cache: bool,
     as_json: bool,
 ) -> None:
     """Climb the ladder on TASK (a task directory or .toml file) and write a run record."""
@@ -59,7 +63,7 @@ def climb_cmd(
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
     console = Console(stderr=True)
     console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
-    m = resolve_model(t.model.name, t.model)
+    m = resolve_model(t.model.name, t.model, cache=False if no_cache else None)
     result = climb(
         t,
         m,
@@ -74,6 +78,8 @@ def climb_cmd(
         click.echo(json.dumps(result.summary, indent=2))
     else:
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
+    if m.cache_hits:
+        console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
     console.print(f"run record: {result.run_dir}")
 
 
@@ -214,3 +220,31 @@ def init_cmd(directory: Path) -> None:
     task_file.write_text(TASK_TEMPLATE.format(name=directory.resolve().name or "task"), encoding="utf-8")
     click.echo(f"created {task_file} and {data}", file=sys.stdout)
     click.echo(f"next: tuneworth validate {directory} && tuneworth climb {directory}")
+
+
+@click.group("cache")
+def cache_cmd() -> None:
+    """Inspect or clear the completion cache ($TUNEWORTH_HOME/cache.sqlite)."""
+
+
+@cache_cmd.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_stats(as_json: bool) -> None:
+    """How many answers are cached, per model, and the file size."""
+    from tuneworth.models.cache import CompletionCache
+
+    stats = CompletionCache().stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    click.echo(f"{stats['path']}: {stats['entries']} answers, {stats['bytes'] / 1e6:.1f} MB")
+    for model, n in stats["by_model"].items():
+        click.echo(f"  {model}: {n}")
+
+
+@cache_cmd.command("clear")
+def cache_clear() -> None:
+    """Delete every cached answer."""
+    from tuneworth.models.cache import CompletionCache
+
+    click.echo(f"removed {CompletionCache().clear()} cached answers")

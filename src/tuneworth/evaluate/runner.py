@@ -35,6 +35,7 @@ class ItemResult:
     error: str | None = None
     finish_reason: str = "stop"
     details: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class ItemResult:
             "error": self.error,
             "finish_reason": self.finish_reason,
             "details": self.details,
+            "cached": self.cached,
         }
 
 
@@ -137,7 +139,7 @@ class Evaluator:
                 finish_reason="error",
             )
         sc = self.scorer.score(ex, c.text, s.cot)
-        return ItemResult(
+        result = ItemResult(
             s.rung,
             phase,
             s.config,
@@ -151,6 +153,8 @@ class Evaluator:
             finish_reason=c.finish_reason,
             details=sc.details,
         )
+        result.cached = bool(c.meta.get("cached"))
+        return result
 
     def validation_scores(self, strategies: Sequence[Strategy]) -> list[float]:
         """Mean validation score per strategy (errored items excluded; all-errored scores 0)."""

@@ -145,6 +145,9 @@ class LocalProvider:
         self.model_id = f"local/{name}"
         self.path = model_dir(name)
         self.model, self.tokenizer = load(self.path)
+        weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
+        # The completion cache must not serve answers from other weights saved under the same path.
+        self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
         self.reuse_prefix = True
         self.bucket_prefill = True
         self.prefiller = Prefiller(self.model, self.tokenizer.pad_token_id)

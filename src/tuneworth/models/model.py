@@ -1,8 +1,9 @@
 """``Model``: the single wrapper around a provider that owns cross-cutting concerns.
 
-Providers answer batches; ``Model`` chunks work into batches, reports progress, and turns a
-failed batch into per-item error completions (so errors are counted apart, never scored as wrong
-answers), while errors that make the run pointless (authentication) propagate.
+Providers answer batches; ``Model`` answers what it can from the completion cache, chunks the
+rest into batches, reports progress, and turns a failed batch into per-item error completions (so
+errors are counted apart, never scored as wrong answers), while errors that make the run
+pointless (authentication) propagate.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ from collections.abc import Callable, Sequence
 
 from tuneworth.errors import AuthError, ProviderError
 from tuneworth.models.base import ChatRequest, Completion, Provider
+from tuneworth.models.cache import CompletionCache, cacheable, request_key
 
 
 class Model:
-    def __init__(self, provider: Provider, *, batch_size: int = 16) -> None:
+    def __init__(
+        self, provider: Provider, *, batch_size: int = 16, cache: CompletionCache | None = None
+    ) -> None:
         self.provider = provider
         self.batch_size = max(1, batch_size)
+        self.cache = cache
+        self.cache_hits = 0
+
+    @property
+    def identity(self) -> str:
+        """What makes two models answer differently: provider id plus any weights tag."""
+        return self.provider.model_id + (
+            f"#{tag}" if (tag := getattr(self.provider, "cache_tag", "")) else ""
+        )
 
     @property
     def model_id(self) -> str:
@@ -45,8 +58,19 @@ class Model:
             prefix = "\x1e".join(m["content"] for m in msgs[:-1])
             return (prefix, requests[i].max_tokens, len(msgs[-1]["content"]) if msgs else 0)
 
-        order = sorted(range(len(requests)), key=key)
         results: list[Completion | None] = [None] * len(requests)
+        keys: list[str | None] = [None] * len(requests)
+        if self.cache is not None:
+            keys = [request_key(self.identity, r) if cacheable(r) else None for r in requests]
+            hits = self.cache.get_many([k for k in keys if k is not None])
+            for i, k in enumerate(keys):
+                if k is not None and k in hits:
+                    results[i] = hits[k]
+                    self.cache_hits += 1
+                    if on_done is not None:
+                        on_done(i, hits[k])
+        todo = [i for i in range(len(requests)) if results[i] is None]
+        order = sorted(todo, key=key)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             batch = [requests[i] for i in idx]
@@ -64,10 +88,16 @@ class Model:
                 outs = [
                     Completion(error=f"{type(e).__name__}: {e.message}", latency_ms=elapsed) for _ in batch
                 ]
+            fresh: list[tuple[str, Completion]] = []
             for i, out in zip(idx, outs, strict=True):
                 if not out.latency_ms:
                     out.latency_ms = (time.perf_counter() - t0) * 1000
                 results[i] = out
+                if (k := keys[i]) is not None:
+                    fresh.append((k, out))
+            if self.cache is not None:
+                self.cache.put_many(self.provider.model_id, fresh)
+            for i, out in zip(idx, outs, strict=True):
                 if on_done is not None:
                     on_done(i, out)
         return [r for r in results if r is not None]

@@ -67,12 +67,17 @@ def resolve_provider(spec: str, config: ModelConfig | None = None) -> Provider:
     return _factory(provider)(name, config or ModelConfig(name=spec))
 
 
-def resolve_model(spec: str, config: ModelConfig | None = None) -> Any:
-    """Build a ``Model`` (the provider wrapped with timing and error capture) for ``spec``."""
+def resolve_model(spec: str, config: ModelConfig | None = None, *, cache: bool | None = None) -> Any:
+    """Build a ``Model`` (the provider wrapped with caching, batching and error capture) for ``spec``.
+
+    ``cache``: use the persistent completion cache (default: on unless ``TUNEWORTH_CACHE=0``).
+    """
+    from tuneworth.models.cache import CompletionCache, enabled_by_env
     from tuneworth.models.model import Model
 
     provider = resolve_provider(spec, config)
     batch = config.batch_size if config else 16
     # API providers fan a batch out over their connection pool: give them enough to keep it full.
     batch = max(batch, getattr(provider, "preferred_batch_size", 0))
-    return Model(provider, batch_size=batch)
+    use_cache = enabled_by_env() if cache is None else cache
+    return Model(provider, batch_size=batch, cache=CompletionCache() if use_cache else None)

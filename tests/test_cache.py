@@ -1,0 +1,129 @@
+"""The completion cache: hits cost no provider call, errors are never cached, keys see every parameter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tuneworth.climb import climb
+from tuneworth.errors import ProviderError
+from tuneworth.models.base import ChatRequest, Completion
+from tuneworth.models.cache import CompletionCache, request_key
+from tuneworth.models.fake import FakeProvider
+from tuneworth.models.model import Model
+from tuneworth.record import load_record
+from tuneworth.task import load_task
+
+
+def _req(text: str, **kw: object) -> ChatRequest:
+    return ChatRequest(messages=({"role": "user", "content": text},), **kw)  # type: ignore[arg-type]
+
+
+def test_hits_skip_the_provider_and_keep_measurements(tmp_path: Path) -> None:
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    fake = FakeProvider(lambda r: r.messages[-1]["content"].upper())
+    model = Model(fake, cache=cache)
+    first = model.generate([_req("a"), _req("b")])
+    assert fake.calls == 2 and not any(c.meta.get("cached") for c in first)
+    again = Model(fake, cache=CompletionCache(tmp_path / "c.sqlite")).generate(
+        [_req("a"), _req("b"), _req("c")]
+    )
+    assert fake.calls == 3  # only "c" was generated
+    assert [c.text for c in again] == ["A", "B", "C"]
+    assert again[0].meta["cached"] and again[0].prompt_tokens == first[0].prompt_tokens
+    assert not again[2].meta.get("cached")
+
+
+def test_key_covers_parameters_and_model() -> None:
+    base = request_key("fake/x", _req("a"))
+    assert base != request_key("fake/y", _req("a"))
+    assert base != request_key("fake/x", _req("a", max_tokens=5))
+    assert base != request_key("fake/x", _req("a", stop=("\n",)))
+    assert base == request_key("fake/x", _req("a"))
+
+
+class Broken:
+    model_id = "fake/broken"
+    calls = 0
+
+    def count_tokens(self, text: str) -> int:
+        return 1
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        self.calls += 1
+        raise ProviderError("boom", retryable=True)
+
+
+def test_errors_are_never_cached(tmp_path: Path) -> None:
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    broken = Broken()
+    for _ in range(2):
+        [c] = Model(broken, cache=cache).generate([_req("a")])
+        assert c.error
+    assert broken.calls == 2 and cache.stats()["entries"] == 0
+
+
+def test_sampled_requests_without_seed_are_not_cached(tmp_path: Path) -> None:
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    Model(FakeProvider(lambda r: "x"), cache=cache).generate([_req("a", temperature=0.7)])
+    assert cache.stats()["entries"] == 0
+
+
+def test_rerun_of_a_climb_is_served_from_cache_and_marked(label_task: Path, tmp_path: Path) -> None:
+    task = load_task(label_task)
+    cache_path = tmp_path / "c.sqlite"
+    fake = FakeProvider(lambda r: "neutral")
+    climb(task, Model(fake, cache=CompletionCache(cache_path)), runs_dir=tmp_path / "r1", rungs=["L1"])
+    calls = fake.calls
+    result = climb(
+        task, Model(fake, cache=CompletionCache(cache_path)), runs_dir=tmp_path / "r2", rungs=["L1"]
+    )
+    assert fake.calls == calls  # nothing paid twice
+    header, items, _ = load_record(result.run_dir)
+    assert all(i["cached"] for i in items) and header["cache"] == {"enabled": True, "hits": len(items)}
+
+
+def test_cache_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "TUNEWORTH_HOME": str(tmp_path), "TUNEWORTH_CACHE": "1"}
+    task = tmp_path / "t"
+    subprocess.run(
+        [sys.executable, "-m", "tuneworth", "init", str(task)], check=True, capture_output=True, env=env
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "tuneworth",
+        "climb",
+        str(task),
+        "--model",
+        "fake/echo",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
+    subprocess.run(args, check=True, capture_output=True, env=env)
+    second = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    assert "came from the completion cache" in second.stderr
+    stats = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "tuneworth", "cache", "stats", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+    )
+    assert stats["entries"] > 0 and "fake/echo" in stats["by_model"]
+    cleared = subprocess.run(
+        [sys.executable, "-m", "tuneworth", "cache", "clear"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert f"removed {stats['entries']}" in cleared.stdout
+    nocache = subprocess.run([*args, "--no-cache"], check=True, capture_output=True, text=True, env=env)
+    assert "completion cache" not in nocache.stderr
