@@ -127,3 +127,48 @@ def test_cache_cli(tmp_path: Path) -> None:
     assert f"removed {stats['entries']}" in cleared.stdout
     nocache = subprocess.run([*args, "--no-cache"], check=True, capture_output=True, text=True, env=env)
     assert "completion cache" not in nocache.stderr
+
+
+def test_summary_is_identical_from_cache(tmp_path: Path) -> None:
+    """Bootstrap intervals (continuous metric) must not depend on the order in which answers arrive."""
+    import random
+
+    rows = []
+    for i in range(80):
+        gold = {"a": ["x", "y"][i % 2], "b": ["p", "q", "r"][i % 3]}
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": f"item {i}"},
+                    {"role": "assistant", "content": json.dumps(gold)},
+                ]
+            }
+        )
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "tuneworth.toml").write_text(
+        'name = "j"\n[data]\npath = "data.jsonl"\nvalidation_size = 10\ntest_size = 30\n[output]\nkind = "json"\n[model]\nname = "fake/echo"\n'
+    )
+    task = load_task(tmp_path)
+    cache_path = tmp_path / "c.sqlite"
+    rng = random.Random(0)
+    answers: dict[str, str] = {}
+
+    def responder(r: ChatRequest) -> str:
+        key = json.dumps(r.messages)
+        return answers.setdefault(key, json.dumps({"a": rng.choice("xy"), "b": rng.choice("pqr")}))
+
+    a = climb(
+        task,
+        Model(FakeProvider(responder), batch_size=3, cache=CompletionCache(cache_path)),
+        runs_dir=tmp_path / "a",
+    )
+    b = climb(
+        task,
+        Model(FakeProvider(responder), batch_size=3, cache=CompletionCache(cache_path)),
+        runs_dir=tmp_path / "b",
+    )
+    assert a.summary["rungs"][0]["metric"] == "field_accuracy"
+    strip = ("seconds", "latency_p50_ms", "latency_p95_ms")
+    rows_a = [{k: v for k, v in r.items() if k not in strip} for r in a.summary["rungs"]]
+    rows_b = [{k: v for k, v in r.items() if k not in strip} for r in b.summary["rungs"]]
+    assert rows_a == rows_b

@@ -178,7 +178,13 @@ def climb(
             ctx.chosen[name] = selection.chosen
             ev.run([selection.chosen], split.test, "test")
             progress.stop()
-            test_items = [i for i in record.items if i["rung"] == name and i["phase"] == "test"]
+            # Summarize in test-split order, so the (seeded) bootstrap does not depend on the order
+            # in which batches happened to finish or came from the cache.
+            position = {ex.id: k for k, ex in enumerate(split.test)}
+            test_items = sorted(
+                (i for i in record.items if i["rung"] == name and i["phase"] == "test"),
+                key=lambda i: position.get(i["item_id"], len(position)),
+            )
             row = summarize(
                 name, rung.title, selection.chosen.config, test_items, task.primary_metric, task.seed
             )
