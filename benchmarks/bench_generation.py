@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from _results import save
+
 from tuneworth.models.base import ChatRequest
 from tuneworth.models.local import LocalProvider
 from tuneworth.task import ModelConfig, load_task
@@ -62,10 +64,7 @@ def main() -> None:
         "same_outputs_batched_vs_single": batched_texts == single_texts,
         "same_outputs_reuse_vs_batched": reused_texts == batched_texts,
     }
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "generation.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save("generation", result)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Usage: python benchmarks/bench_startup.py [--runs 7]
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -15,6 +14,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _results import save
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,10 +61,7 @@ def main() -> None:
         result["first_over_cached"] = round(
             float(result["model_load_first_run_gguf_s"]) / float(result["model_load_cached_s"]), 1
         )
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save("startup", result)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from tuneworth import __version__
 from tuneworth.data.example import Example, fingerprint
 from tuneworth.data.formats import load_examples
-from tuneworth.data.split import Split, split_examples
+from tuneworth.data.split import Split, split_examples, split_stratum
 from tuneworth.errors import DatasetError
 from tuneworth.evaluate.runner import Evaluator, ItemResult
 from tuneworth.evaluate.summary import summarize
@@ -23,7 +23,6 @@ from tuneworth.models.model import Model
 from tuneworth.record import RunRecord, new_run_dir
 from tuneworth.rungs import RUNGS, load_rung
 from tuneworth.rungs.base import RunContext
-from tuneworth.rungs.fewshot import stratum_of
 from tuneworth.task import Task
 
 
@@ -55,7 +54,6 @@ class ClimbResult:
 def check_gold(task: Task, examples: list[Example]) -> None:
     """Gold outputs must be answers of the task's kind: parseable JSON objects, or labels from the set."""
     kind = task.output.kind
-    path, _, line = examples[0].source.rpartition(":") if examples else ("", "", "")
     for ex in examples:
         path, _, line = ex.source.rpartition(":")
         lineno = int(line) if line.isdigit() else None
@@ -82,11 +80,10 @@ def check_gold(task: Task, examples: list[Example]) -> None:
 
 def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
     d = task.data
+    key = split_stratum(task)
     if d.path:
         examples = load_examples(task.resolve(d.path))
         check_gold(task, examples)
-        ctx_stub = RunContext(task, Split([], [], []), None, len)
-        key = stratum_of(ctx_stub) if (task.output.kind == "label" or d.stratify) else None
         split = split_examples(
             examples, validation_size=d.validation_size, test_size=d.test_size, seed=task.seed, stratify=key
         )
@@ -101,8 +98,6 @@ def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
             if part:
                 check_gold(task, part)
         if val is None or test is None:
-            ctx_stub = RunContext(task, Split([], [], []), None, len)
-            key = stratum_of(ctx_stub) if (task.output.kind == "label" or d.stratify) else None
             rest = split_examples(
                 train,
                 validation_size=d.validation_size if val is None else 1,

@@ -204,9 +204,6 @@ class Task(_Strict):
             raise ConfigError(f"output.schema: {path} is not a valid JSON Schema ({e.message})") from None
         return schema
 
-    def label_field(self) -> str | None:
-        return self.data.stratify
-
     def resolved_config(self) -> dict[str, Any]:
         """The fully resolved configuration, as written into every run record."""
         return self.model_dump(mode="json", by_alias=True)

@@ -93,7 +93,7 @@ def report_cmd(run_dir: Path, as_json: bool) -> None:
 
     from tuneworth.errors import ConfigError
     from tuneworth.record import load_record
-    from tuneworth.report.markdown import render_markdown
+    from tuneworth.report.markdown import render_details
     from tuneworth.report.terminal import results_table
 
     header, _items, summary = load_record(run_dir)
@@ -106,9 +106,7 @@ def report_cmd(run_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2))
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
-    Console().print(
-        Markdown("\n".join(render_markdown(header, summary).splitlines()[8 + len(summary["rungs"]) :]))
-    )
+    Console().print(Markdown(render_details(header, summary)))
 
 
 @click.command("validate")

@@ -8,14 +8,19 @@ class proportions as closely as whole numbers allow.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuneworth.data.example import Example
 from tuneworth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tuneworth.task import Task
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,27 @@ class Split:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def stratum_of(task: Task) -> Callable[[Example], str]:
+    """An example's class for stratification: a JSON field (``data.stratify``), else the whole output."""
+    field = task.data.stratify
+    if task.output.kind == "json" and field:
+
+        def key(ex: Example) -> str:
+            try:
+                value = json.loads(ex.output).get(field)
+            except (json.JSONDecodeError, AttributeError):
+                return ""
+            return str(value)
+
+        return key
+    return lambda ex: ex.output.strip()
+
+
+def split_stratum(task: Task) -> Callable[[Example], str] | None:
+    """What splits stratify on: the label for label tasks, ``data.stratify`` if set, else nothing."""
+    return stratum_of(task) if task.output.kind == "label" or task.data.stratify else None
 
 
 def normalize_input(text: str) -> str:

@@ -9,8 +9,9 @@ given one. Pure Python (math only), so reports can use it without numpy.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
+
+from tuneworth.evaluate.stats import resampled_means
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -32,8 +33,7 @@ def paired_bootstrap(
     diffs = [y - x for x, y in zip(a, b, strict=True)]
     n = len(diffs)
     mean = sum(diffs) / n
-    rng = random.Random(seed)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    means = resampled_means(diffs, seed=seed, resamples=resamples)
     lo, hi = means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
     # p-value: how often the resampled mean lands on the other side of zero (doubled, capped at 1).
     below = sum(1 for m in means if m <= 0) / resamples

@@ -1,7 +1,7 @@
 """Turn a model's raw text into an answer of the task's kind (text, label, JSON).
 
-Chain-of-thought answers are parsed from the text after the last ``Answer:`` marker, falling back
-to the last JSON object / label mentioned, so reasoning never counts against the answer.
+Chain-of-thought answers are parsed from the text after the last ``Answer:`` marker (JSON answers
+fall back to the last JSON object in the text), so reasoning never counts against the answer.
 """
 
 from __future__ import annotations
@@ -84,10 +84,7 @@ def parse_answer(text: str, kind: str, labels: list[str] | None = None, *, cot: 
     """Parse ``text`` as an answer of ``kind`` (``text``, ``label``, ``json``)."""
     final = extract_final(text) if cot else text
     if kind == "label":
-        parsed = parse_label(final, labels or [])
-        if not parsed.ok and cot and final is not text:
-            return parsed
-        return parsed
+        return parse_label(final, labels or [])
     if kind == "json":
         parsed = parse_json(final)
         if not parsed.ok and cot:

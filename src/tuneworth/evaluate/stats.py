@@ -24,6 +24,13 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def resampled_means(values: Sequence[float], *, seed: int, resamples: int) -> list[float]:
+    """Sorted means of ``resamples`` seeded bootstrap resamples of ``values``."""
+    n = len(values)
+    rng = random.Random(seed)
+    return sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+
+
 def bootstrap_mean_ci(
     values: Sequence[float], *, seed: int = 0, resamples: int = 2000, level: float = 0.95
 ) -> tuple[float, float]:
@@ -34,8 +41,7 @@ def bootstrap_mean_ci(
     if n == 1 or min(values) == max(values):
         # A degenerate sample says nothing about spread; fall back to Wilson on the mean as a proportion.
         return wilson(sum(values), n)
-    rng = random.Random(seed)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    means = resampled_means(values, seed=seed, resamples=resamples)
     lo = means[int((1 - level) / 2 * resamples)]
     hi = means[min(resamples - 1, int((1 + level) / 2 * resamples))]
     return (lo, hi)

@@ -22,6 +22,12 @@ def render_markdown(header: dict[str, Any], summary: dict[str, Any]) -> str:
     for row in summary["rungs"]:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
     lines.append("")
+    return "\n".join(lines) + "\n" + render_details(header, summary)
+
+
+def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
+    """Everything below the table: secondary metrics and every candidate's validation score."""
+    lines = []
     for row in summary["rungs"]:
         m = row.get("metrics") or {}
         if m:

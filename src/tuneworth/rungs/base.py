@@ -7,6 +7,7 @@ choice on the test items. So selection on validation only is enforced by constru
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,10 @@ class RunContext:
     count_tokens: Callable[[str], int]
     # Filled in as the climb goes: rung name -> chosen Strategy.
     chosen: dict[str, Strategy] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Demonstration budgets count the same texts for every item and every k: count each once.
+        self.count_tokens = functools.lru_cache(maxsize=65536)(self.count_tokens)
 
     @property
     def labels(self) -> list[str] | None:

@@ -9,37 +9,30 @@ most similar last (closest to the query). Prompts stay under ``max_prompt_tokens
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from tuneworth.data.example import Example
+from tuneworth.data.split import stratum_of
 from tuneworth.retrieval.lexical import TfidfIndex
 from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompting import PromptingRung
 
 
-def stratum_of(ctx: RunContext) -> Callable[[Example], str]:
-    """The label used for stratification: the label itself, a JSON field, or the whole output."""
-    field = ctx.task.data.stratify
-    if ctx.task.output.kind == "json" and field:
-
-        def key(ex: Example) -> str:
-            try:
-                value = json.loads(ex.output).get(field)
-            except (json.JSONDecodeError, AttributeError):
-                return ""
-            return str(value)
-
-        return key
-    return lambda ex: ex.output.strip()
-
-
 class FewShotRung:
     name = "L2"
     title = "L2 few-shot"
+
+    def __init__(self) -> None:
+        self._index: tuple[list[Example], TfidfIndex] | None = None
+
+    def index(self, train: list[Example]) -> TfidfIndex:
+        """The TF-IDF index over train inputs, built once and shared by every nearest-neighbour k."""
+        if self._index is None or self._index[0] is not train:
+            self._index = (train, TfidfIndex([ex.input for ex in train]))
+        return self._index[1]
 
     def base_strategy(self, ctx: RunContext) -> Strategy:
         chosen = ctx.chosen.get("L1")
@@ -79,7 +72,7 @@ class FewShotRung:
         if selection == "random":
             fixed = rng.sample(train, k)
         elif selection == "stratified":
-            key = stratum_of(ctx)
+            key = stratum_of(ctx.task)
             groups: dict[str, list[Example]] = defaultdict(list)
             for ex in train:
                 groups[key(ex)].append(ex)
@@ -96,7 +89,7 @@ class FewShotRung:
                 i += 1
             rng.shuffle(fixed)
         else:
-            index = TfidfIndex([ex.input for ex in train])
+            index = self.index(train)
 
             def picker(ex: Example) -> list[Example]:
                 hits = index.search(ex.input, k)
