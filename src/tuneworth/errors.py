@@ -70,3 +70,7 @@ class RateLimitError(ProviderError):
 
 class ContextLengthError(ProviderError):
     """The prompt does not fit the model's context window."""
+
+
+class QuotaError(ProviderError):
+    """The account has no quota or credit left (``insufficient_quota``); the run cannot continue."""
