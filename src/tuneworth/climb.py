@@ -16,11 +16,20 @@ from tuneworth import __version__
 from tuneworth.data.example import Example, fingerprint
 from tuneworth.data.formats import load_examples
 from tuneworth.data.split import Split, split_examples, split_stratum
-from tuneworth.errors import DatasetError
+from tuneworth.errors import ConfigError, DatasetError
 from tuneworth.evaluate.runner import Evaluator, ItemResult
 from tuneworth.evaluate.summary import summarize
 from tuneworth.models.model import Model
 from tuneworth.record import RunRecord, new_run_dir
+from tuneworth.resume import (
+    RunLock,
+    check_resumable,
+    find_resumable,
+    finished_items,
+    read_header,
+    repair_items,
+    run_fingerprint,
+)
 from tuneworth.rungs import RUNGS, load_rung
 from tuneworth.rungs.base import RunContext
 from tuneworth.task import Task
@@ -134,8 +143,15 @@ def climb(
     limit: int | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    resume: bool | Path = False,
+    task_file: Path | None = None,
 ) -> ClimbResult:
-    """Climb the ladder for ``task`` with ``model`` and write the run record. Returns its location."""
+    """Climb the ladder for ``task`` with ``model`` and write the run record. Returns its location.
+
+    ``resume``: a run directory to continue, or True to continue the newest unfinished run of the
+    same task and options in ``runs_dir`` if there is one (see resume.py). Finished items are kept
+    and not asked for again.
+    """
     progress = progress or SilentProgress()
     started = time.time()
     split, data_info = load_split(task)
@@ -158,7 +174,34 @@ def climb(
         "started_at": started,
         "python": platform.python_version(),
     }
-    record = RunRecord(run_dir or new_run_dir(runs_dir, task.name), header)
+    fingerprint = run_fingerprint(header, wanted, limit)
+    header["resume"] = {
+        "fingerprint": fingerprint,
+        "rungs": wanted,
+        "limit": limit,
+        "task_file": str(task_file.resolve()) if task_file else None,
+    }
+    target = resume if isinstance(resume, Path) else None
+    if resume is True and run_dir is None:
+        target = find_resumable(runs_dir, task.name, fingerprint)
+    finished: dict[str, dict[str, Any]] = {}
+    if target is not None:
+        old = read_header(target)
+        check_resumable(target, old, header)
+        lock = RunLock(target)
+        if not lock.acquire():
+            raise ConfigError(
+                f"{target} is being written by another tuneworth process", hint="wait for it to finish"
+            )
+        kept = repair_items(target / "items.jsonl")
+        record = RunRecord.reopen(target, {**old, "resumed_at": [*old.get("resumed_at", []), started]}, kept)
+        finished = finished_items(kept)
+        if log:
+            log(f"resuming {target}: {len(kept)} finished items kept")
+    else:
+        record = RunRecord(run_dir or new_run_dir(runs_dir, task.name), header)
+        lock = RunLock(record.dir)
+        lock.acquire()
     rows: list[dict[str, Any]] = []
     status = "failed"
     try:
@@ -168,7 +211,7 @@ def climb(
             total = (rung.planned_candidates(ctx) * len(split.validation)) + len(split.test)
             progress.start(rung.title, total)
             sink: Callable[[ItemResult], None] = lambda r: record.append(r.to_dict())  # noqa: E731
-            ev = Evaluator(ctx, model, sink=sink, advance=progress.advance)
+            ev = Evaluator(ctx, model, sink=sink, advance=progress.advance, finished=finished)
             selection = rung.select(ctx, ev.validation_scores)
             ctx.chosen[name] = selection.chosen
             ev.run([selection.chosen], split.test, "test")
@@ -207,7 +250,10 @@ def climb(
             seconds=round(time.time() - started, 1),
             cache={"enabled": model.cache is not None, "hits": model.cache_hits},
         )
+        if (api := getattr(model.provider, "stats", None)) is not None:
+            record.update(api={**api, "concurrency": getattr(model.provider, "concurrency", {})})
         record.close(status)
+        lock.release()
     from tuneworth.report.markdown import render_markdown
 
     summary = {

@@ -82,3 +82,7 @@ class TrainingCancelled(TrainingError):
     """Training was stopped on request; the last checkpoint stays in the work directory for a resume."""
 
     exit_code = 130
+
+
+class QuotaError(ProviderError):
+    """The account has no quota or credit left (``insufficient_quota``); the run cannot continue."""

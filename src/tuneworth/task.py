@@ -100,6 +100,8 @@ class ModelConfig(_Strict):
     """API models: requests in flight at once."""
     timeout: float = Field(default=60.0, gt=0)
     """API models: seconds before a request is abandoned."""
+    max_retries: int = Field(default=6, ge=0, le=100)
+    """API models: retries per request after 408/409/429/5xx, timeouts and connection errors."""
 
 
 class PromptingRung(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tuneworth.data.example import Example
@@ -17,6 +17,7 @@ from tuneworth.evaluate.metrics import Score, score_json, score_label, score_tex
 from tuneworth.evaluate.parse import parse_answer
 from tuneworth.models.base import Completion
 from tuneworth.models.model import Model
+from tuneworth.resume import item_key
 from tuneworth.rungs.base import RunContext, Strategy
 
 
@@ -92,7 +93,10 @@ class Evaluator:
         *,
         sink: Callable[[ItemResult], None] | None = None,
         advance: Callable[[int], None] | None = None,
+        finished: dict[str, dict[str, Any]] | None = None,
     ) -> None:
+        self.finished = finished or {}
+        """Items already in the record (a resumed run), by ``resume.item_key``: kept, not asked again."""
         self.ctx = ctx
         self.model = model
         self.scorer = Scorer(ctx)
@@ -104,10 +108,20 @@ class Evaluator:
     ) -> list[list[ItemResult]]:
         """Results per strategy (in item order) for every strategy x item."""
         pairs = [(s, ex) for s in strategies for ex in items]
-        requests = [s.request(ex, self.ctx.task) for s, ex in pairs]
         results: list[ItemResult | None] = [None] * len(pairs)
+        todo: list[int] = []
+        for i, (s, ex) in enumerate(pairs):
+            prior = self.finished.get(item_key(s.rung, phase, s.config, ex.id)) if self.finished else None
+            if prior is None:
+                todo.append(i)
+                continue
+            results[i] = ItemResult(**{f.name: prior[f.name] for f in fields(ItemResult) if f.name in prior})
+            if self.advance is not None:
+                self.advance(1)
+        requests = [pairs[i][0].request(pairs[i][1], self.ctx.task) for i in todo]
 
-        def done(i: int, c: Completion) -> None:
+        def done(j: int, c: Completion) -> None:
+            i = todo[j]
             s, ex = pairs[i]
             results[i] = r = self._result(s, ex, c, phase)
             if self.sink is not None:
