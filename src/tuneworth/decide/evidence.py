@@ -44,7 +44,13 @@ def build_costs(
     per_rung = [rung_cost(r, header, items, table, economics) for r in rows]
     by_name = {c["rung"]: c for c in per_rung}
     fixed = finetune_fixed(header, rows, table, economics)
-    out: dict[str, Any] = {"prices": table.to_dict(), "rungs": per_rung, "finetune": fixed}
+    out: dict[str, Any] = {
+        "prices": table.to_dict(),
+        "rungs": per_rung,
+        "finetune": fixed,
+        "requests_per_month": economics.get("requests_per_month"),
+        "payback_months": float(economics.get("payback_months") or 12.0),
+    }
     stat_rungs = statistics["rungs"]
     cheaper = [
         n for n in ladder_order(list(by_name)) if n != "L4" and stat_rungs.get(n, {}).get("score") is not None

@@ -40,7 +40,9 @@ def prompting(header: dict[str, Any], min_gain: float) -> tuple[Answer, list[str
         if not plateau[1]:
             changes.append("more demonstrations may still help: L2 was still rising at its largest k")
     if "L1" in rungs and "L2" in rungs:
-        return Answer("prompting", "yes", "yes: " + "; ".join(ev[:2]), ev), changes
+        counts = " + ".join(str(len(rungs[n].get("validation") or [])) for n in ("L1", "L2"))
+        state = "" if not plateau else (", plateaued" if plateau[1] else ", still rising")
+        return Answer("prompting", "yes", f"yes: L1 and L2 ({counts} configurations){state}", ev), changes
     return Answer("prompting", "no", "not fully: " + "; ".join(e for e in ev if "not run" in e), ev), changes
 
 
