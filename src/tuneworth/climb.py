@@ -264,5 +264,8 @@ def climb(
         "sizes": split.sizes(),
         "rungs": rows,
     }
+    from tuneworth.decide.evidence import analyse
+
+    summary.update(analyse(record.header, record.items, summary))  # statistics, costs, decision
     record.write_summary(summary, render_markdown(record.header, summary))
     return ClimbResult(record.dir, summary)
