@@ -92,7 +92,7 @@ def rung_cost(
             usd_per_1m_tokens={"input": ip, "output": op},
         )
         if ref and ref != model:
-            out["notes"].append(f"tokens measured with {model}, priced as {ref}")
+            out["notes"].append(f"tokens counted for {model}, priced as {ref}")
         return out
     if model.startswith("local/"):
         device = str(economics.get("local_device") or "cpu-2core")

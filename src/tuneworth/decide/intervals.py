@@ -97,13 +97,12 @@ def lattice(values: Any) -> tuple[int, float] | None:
     return None
 
 
-def exact_bootstrap_quantiles(
-    samples: Any, d: int, offset: float, tails: tuple[float, float]
-) -> tuple[Any, Any]:
-    """Quantiles of the exact bootstrap distribution of the mean, per row of ``samples`` (runs, n).
+def exact_bootstrap_cdf(samples: Any, d: int, offset: float) -> tuple[Any, Any]:
+    """(support, cdf): the exact bootstrap distribution of the mean, per row of ``samples`` (runs, n).
 
     Values are offset + k/d; the sum of n resampled values is a sum of n iid lattice variables,
     whose distribution is the histogram's characteristic function to the n-th power (via rfft).
+    ``support`` holds the possible means (shared by all rows), ``cdf`` has shape (runs, len(support)).
     """
     import numpy as np
 
@@ -119,11 +118,28 @@ def exact_bootstrap_quantiles(
     pmf = np.fft.irfft(np.fft.rfft(hist, length, axis=1) ** n, length, axis=1)[:, :size]
     cdf = np.cumsum(np.clip(pmf, 0.0, None), axis=1)
     cdf /= cdf[:, -1:]
-    out = []
-    for q in tails:
-        idx = (cdf < q - 1e-12).sum(axis=1)  # first support point with CDF >= q
-        out.append(offset + idx / (d * n))
-    return out[0], out[1]
+    return offset + np.arange(size) / (d * n), cdf
+
+
+def exact_bootstrap_quantiles(samples: Any, d: int, offset: float, tails: tuple[float, float]) -> tuple[Any, Any]:
+    """Quantiles of the exact bootstrap distribution of the mean, per row of ``samples``."""
+    support, cdf = exact_bootstrap_cdf(samples, d, offset)
+    lo = support[(cdf < tails[0] - 1e-12).sum(axis=1)]  # first support point with CDF >= q
+    hi = support[(cdf < tails[1] - 1e-12).sum(axis=1)]
+    return lo, hi
+
+
+def exact_bootstrap_p(samples: Any, d: int, offset: float) -> float:
+    """Two-sided bootstrap p-value of a mean difference against 0 (one row): 2 x the smaller of
+    P(mean <= 0) and P(mean >= 0) under the exact resampling distribution, capped at 1."""
+    import numpy as np
+
+    support, cdf = exact_bootstrap_cdf(samples, d, offset)
+    c = cdf[0]
+    eps = 1e-9
+    below = float(c[support <= eps][-1]) if np.any(support <= eps) else 0.0
+    under = float(c[support < -eps][-1]) if np.any(support < -eps) else 0.0
+    return min(1.0, 2 * min(below, 1.0 - under))
 
 
 def resampled_means(samples: Any, *, seed: int, resamples: int = 4000) -> Any:

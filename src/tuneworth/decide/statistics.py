@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tuneworth.decide.intervals import bootstrap_ci_many, expanded_tail, lattice, mean_ci, resampled_means
+from tuneworth.decide.intervals import (
+    bootstrap_ci_many,
+    exact_bootstrap_p,
+    exact_bootstrap_quantiles,
+    expanded_tail,
+    lattice,
+    mean_ci,
+    resampled_means,
+)
 from tuneworth.evaluate.metrics import BINARY
 from tuneworth.evaluate.paired import _z, holm, mcnemar_exact, min_detectable_effect, required_pairs
 
@@ -63,8 +71,6 @@ def compare(
     tail = expanded_tail(n)
     grid = lattice(diffs)
     if grid is not None:
-        from tuneworth.decide.intervals import exact_bootstrap_quantiles
-
         lo, hi = exact_bootstrap_quantiles(diffs[None, :], grid[0], grid[1], (tail, 1 - tail))
         out["ci_low"], out["ci_high"] = float(lo[0]), float(hi[0])
     else:
@@ -84,9 +90,12 @@ def compare(
         if diff > 0:
             out["required_n_observed"] = required_pairs(max(disc, diff), diff, alpha=alpha, power=power)
     else:
-        means = resampled_means(diffs[None, :], seed=0)[0]
-        below, above = float((means <= 0).mean()), float((means >= 0).mean())
-        out.update(test="paired-bootstrap", p=min(1.0, 2 * min(below, above)))
+        if grid is not None:
+            p = exact_bootstrap_p(diffs[None, :], grid[0], grid[1])
+        else:
+            means = resampled_means(diffs[None, :], seed=0)[0]
+            p = min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
+        out.update(test="paired-bootstrap", p=p)
         sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
         out["sd_diff"] = sd
         sd_used = max(sd, min_gain)  # identical outputs give sd 0; assume at least min_gain of spread

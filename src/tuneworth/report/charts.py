@@ -15,13 +15,16 @@ from typing import Any
 COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, *, left: float = 0.75, bottom: float = 0.45) -> Any:
+    """A figure with fixed margins in inches (a layout engine measures every text twice: slow)."""
     import matplotlib
 
     matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "tuneworth", "font.size": 9})
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, bottom=bottom / height, top=1 - 0.15 / height)
+    return fig
 
 
 def _svg(fig: Any, label: str) -> str:
@@ -36,7 +39,8 @@ def _svg(fig: Any, label: str) -> str:
 
 def scores_chart(rungs: Sequence[dict[str, Any]], metric: str) -> str:
     """Score with its 95% interval per rung (rows: name, title, score, ci_low, ci_high)."""
-    fig = _figure(6.4, 0.5 + 0.45 * max(1, len(rungs)))
+    longest = max((len(str(r.get("title", r["name"]))) for r in rungs), default=4)
+    fig = _figure(6.4, 0.8 + 0.45 * max(1, len(rungs)), left=0.2 + 0.075 * longest)
     ax = fig.add_subplot()
     ys = list(range(len(rungs)))[::-1]
     for y, r, color in zip(ys, rungs, COLORS * 3, strict=False):
@@ -59,7 +63,7 @@ def cost_chart(
     """Monthly cost vs monthly requests: (label, $ per request, fixed $) per rung, log-log."""
     import numpy as np
 
-    fig = _figure(6.4, 3.2)
+    fig = _figure(6.4, 3.2, left=0.95)
     ax = fig.add_subplot()
     marks = [v for v in (break_even, expected) if v]
     lo = min([1e3, *(m / 10 for m in marks)])
@@ -75,16 +79,26 @@ def cost_chart(
         ax.annotate("your volume", (expected, 0.02), xycoords=("data", "axes fraction"), rotation=90, ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    from tuneworth.decide.breakeven import fmt_volume
+
+    # Minor log ticks add hundreds of (unlabelled) text objects to lay out, and the default
+    # log labels are mathtext (parsed per label, most of the render time): plain text instead.
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_volume(v).replace(".0", "")))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${fmt_volume(v).replace('.0', '')}" if v >= 1 else f"${v:g}"))
     ax.set_xlabel("requests per month")
     ax.set_ylabel(f"$ per month (fixed costs over {months:g} months)")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(loc="upper left", frameon=False)
     return _svg(fig, "monthly cost against monthly volume per rung")
 
 
 def curve_chart(points: Sequence[tuple[float, float]], metric: str) -> str:
     """Learning curve: test score against the share (or size) of the training data."""
-    fig = _figure(6.4, 2.6)
+    fig = _figure(6.4, 2.6, left=0.6)
     ax = fig.add_subplot()
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     ax.plot(xs, ys, "o-", color=COLORS[0], lw=2)
