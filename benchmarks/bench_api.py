@@ -99,6 +99,7 @@ def run_client(
         completed=client["completed"],
         errors=client["errors"],
         client_seconds=round(client["seconds"], 3),
+        client_cpu_ms_per_item=round(client["cpu_seconds"] * 1000 / max(1, client["completed"]), 2),
         server_seconds=round(window, 3),
         items_per_s=round(client["completed"] / window, 1) if window > 0 else None,
         server_requests=stats["requests"],
@@ -129,7 +130,8 @@ def show(row: dict[str, Any]) -> None:
     )
     print(
         f"  {row['client']:<11} C={row['concurrency']:<3} {row['items_per_s']:>7} items/s{extra}; "
-        f"{row['completed']}/{row['n']} done, {row['requests_per_item']}x requests, client {row['client_seconds']} s",
+        f"{row['completed']}/{row['n']} done, {row['requests_per_item']}x requests, client {row['client_seconds']} s, "
+        f"{row['client_cpu_ms_per_item']} ms CPU/item",
         flush=True,
     )
 

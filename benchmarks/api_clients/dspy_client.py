@@ -7,10 +7,16 @@ The server must answer in DSPy's ChatAdapter format (bench_api.py sets that answ
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 
 import dspy
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -30,10 +36,21 @@ def main() -> None:
         return pred.answer == example.answer
 
     evaluate = dspy.Evaluate(devset=devset, metric=metric, num_threads=c, display_progress=False)
+    c0 = cpu()
     t0 = time.perf_counter()
     evaluate(program)
     seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "completed": len(answered), "errors": n - len(answered)}))
+    cpu_seconds = cpu() - c0
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "completed": len(answered),
+                "errors": n - len(answered),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -21,6 +22,11 @@ from tuneworth.models.openai import OpenAIProvider
 from tuneworth.record import RunRecord
 from tuneworth.rungs.base import RunContext, Strategy
 from tuneworth.task import DataConfig, ModelConfig, Task
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -39,13 +45,16 @@ def main() -> None:
         record = RunRecord(Path(d) / "run", {"task": "bench"})
         ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
         strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
+        c0 = cpu()
         t0 = time.perf_counter()
         [results] = ev.run([strategy], items, "test")
         seconds = time.perf_counter() - t0
+        cpu_seconds = cpu() - c0
         record.close()
     errors = sum(r.error is not None for r in results)
     out = {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "completed": len(results) - errors,
         "errors": errors,
         "api": dict(provider.stats),

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -49,15 +55,26 @@ def main() -> None:
             str(c),
         ]
         cmd += ["--no-cache", "--no-table", "--no-progress-bar", "--no-write", "-o", str(out)]
+        c0 = cpu()
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=d)
         seconds = time.perf_counter() - t0
+        cpu_seconds = cpu() - c0
         if not out.is_file():
             sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
             raise SystemExit(1)
         results = json.loads(out.read_text())["results"]["results"]
     errors = sum(1 for r in results if r.get("error") and not r.get("response", {}).get("output"))
-    print(json.dumps({"seconds": seconds, "completed": len(results) - errors, "errors": errors}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "completed": len(results) - errors,
+                "errors": errors,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
