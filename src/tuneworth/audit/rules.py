@@ -103,6 +103,8 @@ def check_chat(
             continue
         turns.append((str(role), text))
     roles = [r for r, _ in turns]
+    if any(p.severity == "error" for p in probs):
+        return None, probs  # the role-order rules would only repeat a broken message's problem
     if require_output:
         if "assistant" not in roles:
             err("no_assistant", "no assistant message: nothing to learn from this example")

@@ -11,6 +11,13 @@ from types import ModuleType
 CHECKS = [
     "format",
     "size",
+    "duplicates",
+    "contradictions",
+    "consistency",
+    "balance",
+    "coverage",
+    "representativeness",
+    "label_noise",
 ]
 
 
