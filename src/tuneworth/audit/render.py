@@ -54,17 +54,12 @@ def render_text(report: dict[str, Any], *, max_evidence: int = 5, max_examples: 
 
 def render_markdown(report: dict[str, Any], *, max_evidence: int = 3) -> str:
     """The ``## Data audit`` section of a run's summary.md."""
-    lines = ["## Data audit", "", f"{headline(report)}", "", "| # | check | status | reason |", "|---|---|---|---|"]
+    lines = ["## Data audit", "", f"{headline(report)}", ""]
     for i, c in enumerate(report["checks"], 1):
-        reason = c["reason"].replace("|", "\\|")
-        lines.append(f"| {i} | {c['title']} | {c['status']} | {reason} |")
-    lines.append("")
-    for c in report["checks"]:
-        if c["status"] not in ("warn", "fail"):
-            continue
-        for ev in (c.get("evidence") or [])[:max_evidence]:
-            where = _where(ev)
-            msg = _short(ev["message"], 120).replace("|", "\\|")
-            lines.append(f"- {c['title']}: {msg}" + (f" (at {where})" if where else ""))
+        lines.append(f"{i}. **{c['title']}**: {c['status']}. {c['reason']}")
+        if c["status"] in ("warn", "fail"):
+            for ev in (c.get("evidence") or [])[:max_evidence]:
+                where = _where(ev)
+                lines.append(f"   - {_short(ev['message'], 120)}" + (f" (at `{where}`)" if where else ""))
     lines.append("")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -123,8 +124,23 @@ def dataset_of(examples: list[Example], name: str, fmt: str = "chat") -> Dataset
     return Dataset(path=name, format=fmt, records=records, n_lines=len(records))
 
 
+def climb_audit_mode(task: Task) -> str:
+    """``off``, ``cheap`` (no embeddings) or ``full``: ``$TUNEWORTH_AUDIT`` overrides ``audit.enabled``."""
+    env = os.environ.get("TUNEWORTH_AUDIT", "").strip().lower()
+    if env in ("0", "off", "false", "no"):
+        return "off"
+    if env == "cheap":
+        return "cheap"
+    return "full" if task.audit.enabled else "off"
+
+
 def audit_split(
-    task: Task, train: list[Example], held_out: list[Example], *, log: Callable[[str], None] | None = None
+    task: Task,
+    train: list[Example],
+    held_out: list[Example],
+    *,
+    embeddings: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """The audit ``climb`` runs first: the training split, with validation+test as the leakage side.
 
@@ -139,6 +155,6 @@ def audit_split(
         if task.data.production_sample
         else None
     )
-    use_emb = len(train) <= task.audit.embed_limit
+    use_emb = embeddings and len(train) <= task.audit.embed_limit
     ctx = _context(ds, task, None, prod, held, use_emb)
     return run_checks(ctx, log=log)
