@@ -133,6 +133,24 @@ def load_split(task: Task) -> tuple[Split, dict[str, Any]]:
     return split, info
 
 
+def _audit(task: Task, split: Split, log: Callable[[str], None] | None) -> dict[str, Any] | None:
+    """Audit the training split first (see audit/); the report goes into the record as ``audit``."""
+    from tuneworth.audit.run import audit_split, climb_audit_mode
+
+    mode = climb_audit_mode(task)
+    if mode == "off":
+        return None
+    report = audit_split(task, split.train, split.validation + split.test, embeddings=mode == "full")
+    if log:
+        flagged = [f"{c.name} {c.status}" for c in report.checks if c.status in ("warn", "fail")]
+        log(
+            f"data audit ({report.seconds:.1f} s): {report.status}"
+            + (f" ({', '.join(flagged)})" if flagged else "")
+            + "; details in summary.md or `tuneworth audit`"
+        )
+    return report.to_dict()
+
+
 def climb(
     task: Task,
     model: Model,
@@ -159,6 +177,7 @@ def climb(
         split = Split(split.train, split.validation[:limit], split.test[:limit])
         data_info["limit"] = limit
         data_info["sizes"] = split.sizes()
+    audit = _audit(task, split, log)
     schema = task.json_schema() if task.output.kind == "json" else None
     ctx = RunContext(task, split, schema, model.count_tokens)
     wanted = rungs or [name for name in RUNGS if getattr(task.rungs, name).enabled]
@@ -171,6 +190,7 @@ def climb(
         "data": data_info,
         "metric": task.primary_metric,
         "rungs": {},
+        "audit": audit,
         "started_at": started,
         "python": platform.python_version(),
     }
@@ -264,6 +284,10 @@ def climb(
         "sizes": split.sizes(),
         "rungs": rows,
     }
+    if audit is not None:
+        summary["audit"] = {k: audit[k] for k in ("status", "counts")} | {
+            "checks": [{k: c[k] for k in ("name", "status", "reason")} for c in audit["checks"]]
+        }
     from tuneworth.decide.evidence import analyse
 
     summary.update(analyse(record.header, record.items, summary))  # statistics, costs, decision

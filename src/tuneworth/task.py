@@ -196,6 +196,21 @@ class DecisionConfig(_Strict):
     """Power used for the minimum detectable effect and the test size needed."""
 
 
+class AuditConfig(_Strict):
+    enabled: bool = True
+    """``tuneworth climb`` audits the training data first and carries the result into the record."""
+    near_duplicate_threshold: float = Field(default=0.95, gt=0, le=1)
+    """Embedding cosine at or above which two inputs count as near-identical (duplicates, contradictions, leakage)."""
+    coverage_threshold: float = Field(default=0.7, gt=0, le=1)
+    """A production query is covered when some training input is at least this similar (cosine)."""
+    max_example_tokens: int | None = Field(default=None, ge=1)
+    """Length limit per example; default: 65536 for OpenAI models, 512 (local fine-tuning's max_length) otherwise."""
+    min_examples_per_class: int = Field(default=10, ge=1)
+    """Label tasks: fewer examples than this in a class is a warning."""
+    embed_limit: int = Field(default=5000, ge=0)
+    """``climb`` runs the embedding checks only up to this many examples (``tuneworth audit`` always does)."""
+
+
 class Task(_Strict):
     name: str
     """Short task name, used in run directory names."""
@@ -212,6 +227,8 @@ class Task(_Strict):
     rungs: RungsConfig = Field(default_factory=RungsConfig)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    """The training-data audit (``tuneworth audit``, and the first step of ``climb``)."""
 
     # Set by load_task, not by the file.
     base_dir: str = Field(default=".", exclude=True)

@@ -12,6 +12,7 @@ import sys
 import click
 
 from tuneworth import __version__
+from tuneworth.cli.audit import audit_cmd
 from tuneworth.cli.commands import cache_cmd, climb_cmd, init_cmd, report_cmd, validate_cmd
 from tuneworth.cli.decide import cost_cmd, decide_cmd, estimate_cmd
 from tuneworth.errors import TuneworthError
@@ -30,6 +31,7 @@ cli.add_command(validate_cmd)
 cli.add_command(cache_cmd)
 for _cmd in (decide_cmd, cost_cmd, estimate_cmd):
     cli.add_command(_cmd)
+cli.add_command(audit_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

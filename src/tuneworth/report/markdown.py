@@ -46,4 +46,8 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
         for note in info.get("notes", []):
             lines.append(f"- note: {note}")
         lines.append("")
+    if header.get("audit"):
+        from tuneworth.audit.render import render_markdown as audit_markdown
+
+        lines.append(audit_markdown(header["audit"]))
     return "\n".join(lines)
