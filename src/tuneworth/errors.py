@@ -70,3 +70,7 @@ class RateLimitError(ProviderError):
 
 class ContextLengthError(ProviderError):
     """The prompt does not fit the model's context window."""
+
+
+class RetrievalWarning(UserWarning):
+    """Retrieval went on, but something deserves attention (a truncated query, a rebuilt index)."""
