@@ -86,3 +86,7 @@ class TrainingCancelled(TrainingError):
 
 class QuotaError(ProviderError):
     """The account has no quota or credit left (``insufficient_quota``); the run cannot continue."""
+
+
+class RetrievalWarning(UserWarning):
+    """Retrieval went on, but something deserves attention (a truncated query, a rebuilt index)."""

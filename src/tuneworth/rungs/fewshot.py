@@ -3,8 +3,8 @@
 Demonstrations come only from the train split and go in as real user/assistant turns. The system
 prompt is L1's best non-chain-of-thought prompt (demonstrations show plain answers, so they would
 contradict a reasoning prompt). ``random`` and ``stratified`` use one fixed set for every item
-(which lets a provider reuse the shared prefix); ``nearest`` picks per item by TF-IDF similarity,
-most similar last (closest to the query). Prompts stay under ``max_prompt_tokens``.
+(which lets a provider reuse the shared prefix); ``nearest`` picks per item by embedding cosine
+(all-MiniLM-L6-v2, ``retrieval/neighbours.py``), most similar last (closest to the query). Prompts stay under ``max_prompt_tokens``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
-from tuneworth.retrieval.lexical import TfidfIndex
+from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompting import PromptingRung
 
@@ -26,12 +26,12 @@ class FewShotRung:
     title = "L2 few-shot"
 
     def __init__(self) -> None:
-        self._index: tuple[list[Example], TfidfIndex] | None = None
+        self._index: tuple[list[Example], EmbeddingNeighbours] | None = None
 
-    def index(self, train: list[Example]) -> TfidfIndex:
-        """The TF-IDF index over train inputs, built once and shared by every nearest-neighbour k."""
+    def index(self, train: list[Example]) -> EmbeddingNeighbours:
+        """The embedding index over train inputs, built once and shared by every nearest-neighbour k."""
         if self._index is None or self._index[0] is not train:
-            self._index = (train, TfidfIndex([ex.input for ex in train]))
+            self._index = (train, EmbeddingNeighbours([ex.input for ex in train]))
         return self._index[1]
 
     def base_strategy(self, ctx: RunContext) -> Strategy:
