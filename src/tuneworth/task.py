@@ -102,6 +102,21 @@ class ModelConfig(_Strict):
     """API models: seconds before a request is abandoned."""
     max_retries: int = Field(default=6, ge=0, le=100)
     """API models: retries per request after 408/409/429/5xx, timeouts and connection errors."""
+    rungs: dict[str, str] = Field(default_factory=dict)
+    """A model per rung, e.g. ``{ L4 = "local/smollm2-135m" }`` (``provider/name``); other rungs use ``name``."""
+
+    @model_validator(mode="after")
+    def _rung_names(self) -> ModelConfig:
+        for rung, spec in self.rungs.items():
+            if not (len(rung) == 2 and rung[0] == "L" and rung[1].isdigit()):
+                raise ValueError(f"model.rungs: {rung!r} is not a rung name; use L1, L2, L3 or L4")
+            if "/" not in spec.strip("/"):
+                raise ValueError(f"model.rungs.{rung} = {spec!r} is not of the form provider/name")
+        return self
+
+    def for_rung(self, rung: str) -> str:
+        """The model spec a rung runs on."""
+        return self.rungs.get(rung, self.name)
 
 
 class PromptingRung(_Strict):
@@ -211,6 +226,34 @@ class AuditConfig(_Strict):
     """``climb`` runs the embedding checks only up to this many examples (``tuneworth audit`` always does)."""
 
 
+TextMetric = Literal["exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding"]
+TEXT_METRICS: tuple[TextMetric, ...] = ("exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding")
+
+
+class ScoringConfig(_Strict):
+    pass_threshold: float | None = Field(default=None, ge=0, le=1)
+    """A continuous score at or above this counts as a pass: summaries add a pass rate (Wilson interval)."""
+    record: list[TextMetric] = Field(default_factory=lambda: list(TEXT_METRICS))
+    """Text tasks: the similarity metrics recorded for every item (the primary metric always is)."""
+
+
+class JudgeConfig(_Strict):
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(max_tokens=48))
+    """The judge model (``[judge.model]``: name, base_url, ...; any provider)."""
+    mode: Literal["pointwise", "pairwise"] = "pointwise"
+    """``pointwise``: a 1-5 score with a reason; ``pairwise``: the answer against the reference, A/B."""
+    rubric: str | None = None
+    """The rubric, inline. Pointwise rubrics give the scale: one line per score, ``1: ...`` to ``5: ...``."""
+    rubric_file: str | None = None
+    """The rubric in a file (instead of ``rubric``)."""
+    swap: bool = True
+    """Pairwise: judge both orders (answer as A, then as B) to cancel position bias."""
+    calibration: str | None = None
+    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5)."""
+    min_agreement: float = Field(default=0.5, ge=-1, le=1)
+    """Calibration: warn when the judge's Spearman correlation with people is below this."""
+
+
 class Task(_Strict):
     name: str
     """Short task name, used in run directory names."""
@@ -221,7 +264,13 @@ class Task(_Strict):
     data: DataConfig
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
-    metric: Literal["exact", "normalized", "accuracy", "field_accuracy", "object_match"] | None = None
+    metric: (
+        Literal[
+            "exact", "normalized", "accuracy", "field_accuracy", "object_match",
+            "token_f1", "rouge_l", "chrf", "embedding", "judge",
+        ]
+        | None
+    ) = None
     """Primary score. Default: normalized (text), accuracy (label), field_accuracy (json)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     rungs: RungsConfig = Field(default_factory=RungsConfig)
@@ -229,6 +278,10 @@ class Task(_Strict):
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     """The training-data audit (``tuneworth audit``, and the first step of ``climb``)."""
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    """Pass threshold and the text metrics recorded per item."""
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    """The LLM judge, used when ``metric = "judge"``."""
 
     # Set by load_task, not by the file.
     base_dir: str = Field(default=".", exclude=True)
@@ -237,7 +290,7 @@ class Task(_Strict):
     @model_validator(mode="after")
     def _metric_fits(self) -> Task:
         allowed = {
-            "text": {"exact", "normalized"},
+            "text": {"exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding", "judge"},
             "label": {"accuracy", "exact"},
             "json": {"field_accuracy", "object_match", "exact"},
         }[self.output.kind]
@@ -367,3 +420,7 @@ def _check_paths(task: Task, file: Path) -> None:
         raise ConfigError(f"{file}: data.docs = {d.docs!r}: directory not found")
     if task.output.kind == "json":
         task.json_schema()
+    if task.primary_metric == "judge":
+        from tuneworth.judge.rubric import load_rubric
+
+        load_rubric(task, file)

@@ -22,7 +22,26 @@ def render_markdown(header: dict[str, Any], summary: dict[str, Any]) -> str:
     for row in summary["rungs"]:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
     lines.append("")
+    lines += model_and_judge_lines(summary)
     return "\n".join(lines) + "\n" + render_details(header, summary)
+
+
+def model_and_judge_lines(summary: dict[str, Any]) -> list[str]:
+    """Each rung's model (when they differ) and the judge's calibration and warnings."""
+    lines = []
+    for name, model in (summary.get("models") or {}).items():
+        lines.append(f"- {name} model: `{model}`")
+    judge = summary.get("judge")
+    if judge:
+        lines.append(f"- judge: `{judge['model']}` ({judge['mode']})")
+        cal = judge.get("calibration")
+        if cal and cal.get("spearman") is not None:
+            lo, hi = cal["spearman_ci"]
+            kappa = f", quadratic kappa {cal['kappa_quadratic']}" if cal.get("kappa_quadratic") is not None else ""
+            lines.append(f"- judge agreement with people: Spearman {cal['spearman']:.2f} [{lo:.2f}, {hi:.2f}] on {cal['scored']} items{kappa}")
+        for w in judge.get("warnings") or []:
+            lines.append(f"- **warning**: {w}")
+    return [*lines, ""] if lines else []
 
 
 def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
