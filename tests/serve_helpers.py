@@ -38,9 +38,12 @@ def build_tiny_model(path: Path) -> Path:
         vocab_size=tok_cfg["vocab_size"], hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
         bos_token_id=tok_cfg.get("bos_token_id"), eos_token_id=tok_cfg.get("eos_token_id"),
-        pad_token_id=tok_cfg.get("pad_token_id"), tie_word_embeddings=True,
+        pad_token_id=tok_cfg.get("pad_token_id"), tie_word_embeddings=False,
     )
-    LlamaForCausalLM(config).save_pretrained(path)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # special tokens never win greedy decoding, so answers are visible text
+        model.lm_head.weight[:32] = 0.0
+    model.save_pretrained(path)
     return path
 
 
