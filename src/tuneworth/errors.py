@@ -70,3 +70,15 @@ class RateLimitError(ProviderError):
 
 class ContextLengthError(ProviderError):
     """The prompt does not fit the model's context window."""
+
+
+class TrainingError(TuneworthError):
+    """Fine-tuning failed (local trainer or a remote job); the message says why and what to change."""
+
+    exit_code = 1
+
+
+class TrainingCancelled(TrainingError):
+    """Training was stopped on request; the last checkpoint stays in the work directory for a resume."""
+
+    exit_code = 130

@@ -143,8 +143,14 @@ class LocalProvider:
     def __init__(self, name: str, config: ModelConfig) -> None:
         self.name = name
         self.model_id = f"local/{name}"
-        self.path = model_dir(name)
-        self.model, self.tokenizer = load(self.path)
+        if name.startswith("ft:"):  # a fine-tuned adapter from the store: base + LoRA, merged
+            from tuneworth.finetune.store import adapter_dir, load_finetuned
+
+            self.path = adapter_dir(name)
+            self.model, self.tokenizer = load_finetuned(name)
+        else:
+            self.path = model_dir(name)
+            self.model, self.tokenizer = load(self.path)
         weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
         # The completion cache must not serve answers from other weights saved under the same path.
         self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
