@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tuneworth.serve.adapters import SharedBase, Served
+from tuneworth.serve.adapters import Served, SharedBase
 from tuneworth.serve.store import Store
 
 

@@ -85,7 +85,7 @@ class Worker:
     def run(self, job: Any) -> None:
         job_id = job["id"]
         try:
-            from tuneworth.errors import TrainingCancelled, TuneworthError  # type: ignore[attr-defined]
+            from tuneworth.errors import TrainingCancelled, TuneworthError
             from tuneworth.finetune.hyper import Hyperparameters
             from tuneworth.finetune.local import TrainEvent, train_lora
         except ImportError as e:
@@ -128,8 +128,8 @@ class Worker:
             elif ev.kind == "checkpoint":
                 metrics = {k: v for k, v in (("train_loss", ev.train_loss), ("valid_loss", ev.valid_loss))
                            if v is not None}
-                name = f"{job['model']}:ckpt-step-{ev.step}"
-                self.store.add_checkpoint(job_id, ev.step, metrics, f"ft:{name}:{job_id}")
+                name = f"ft:{job['model']}:{job['suffix'] or 'tuneworth'}:{job_id}:ckpt-step-{ev.step}"
+                self.store.add_checkpoint(job_id, ev.step, metrics, name)
                 self.store.add_event(job_id, f"Checkpoint created at step {ev.step}", data=data)
             else:
                 self.store.add_event(job_id, ev.message, data=data)
@@ -155,6 +155,8 @@ class Worker:
             self.fail(job_id, "internal_error", f"Training failed: {type(e).__name__}: {e}", None)
             return
         self.store.add_model(result.model_id, job_id, job["model"], str(result.adapter_dir))
+        final_hp = {k: result.hyperparameters[k] for k in resolved if k in result.hyperparameters}
+        self.store.update_job(job_id, hyperparameters={**resolved, **final_hp})
         if self.store.set_status(job_id, "succeeded", only_from=("running",), fine_tuned_model=result.model_id,
                                  trained_tokens=result.trained_tokens, finished_at=now(), estimated_finish=None):
             self.store.add_event(job_id, f"New fine-tuned model created: {result.model_id}")
