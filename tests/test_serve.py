@@ -269,7 +269,7 @@ def test_job_pagination_method_form_and_cancel(server: Server) -> None:
 @needs_trainer
 def test_whole_flow_to_a_fine_tuned_model(server: Server) -> None:
     c = server.client()
-    train = upload(c, jsonl(chat_rows(24)))
+    train = upload(c, jsonl(chat_rows(12)))
     valid = upload(c, jsonl(chat_rows(6, offset=100)), name="valid.jsonl")
     job = c.fine_tuning.jobs.create(
         model="tiny", training_file=train.id, validation_file=valid.id, suffix="colours", seed=3,
@@ -284,7 +284,7 @@ def test_whole_flow_to_a_fine_tuned_model(server: Server) -> None:
     assert events[0].startswith("Created fine-tuning job")
     assert "Files validated, moving job to queued state" in events and "Fine-tuning job started" in events
     steps = [m for m in events if m.startswith("Step ")]
-    assert steps and "training loss=" in steps[-1] and "/12:" in steps[-1]
+    assert steps and "training loss=" in steps[-1] and "/6:" in steps[-1]
     assert events[-2] == f"New fine-tuned model created: {job.fine_tuned_model}"
     assert events[-1] == "The job has successfully completed"
     ckpts = list(c.fine_tuning.jobs.checkpoints.list(job.id))
@@ -295,30 +295,7 @@ def test_whole_flow_to_a_fine_tuned_model(server: Server) -> None:
     assert r.model == job.fine_tuned_model and r.choices[0].message.content is not None
 
 
-# ---- security ---------------------------------------------------------------------------------
-
-
-def test_auth_and_size_limits(tiny: Path, tmp_path: Path) -> None:
-    import openai
-
-    s = Server(tmp_path / "data", tiny, tmp_path / "home", "--api-key", "sekret", "--max-body-mb", "0.01",
-               "--max-upload-mb", "0.01").start()
-    try:
-        with pytest.raises(openai.AuthenticationError) as e:
-            s.client(api_key="wrong").models.list()
-        assert e.value.status_code == 401 and e.value.body["code"] == "invalid_api_key"  # type: ignore[index]
-        ok = s.client()
-        assert "tiny" in [m.id for m in ok.models.list()]
-        big = "word " * 4000
-        with pytest.raises(openai.APIStatusError) as e:
-            ok.chat.completions.create(model="tiny", messages=[{"role": "user", "content": big}])
-        assert e.value.status_code == 413
-        with pytest.raises(openai.APIStatusError) as e:
-            upload(ok, jsonl(chat_rows(300)))
-        assert e.value.status_code == 413
-        assert ok.files.list().data == []
-    finally:
-        s.stop()
+# ---- security and restarts -------------------------------------------------------------------
 
 
 def test_non_loopback_bind_refuses_without_a_key(tmp_path: Path) -> None:
@@ -327,37 +304,6 @@ def test_non_loopback_bind_refuses_without_a_key(tmp_path: Path) -> None:
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert out.returncode == 2
     assert "without an API key" in out.stderr and "Traceback" not in out.stderr
-
-
-# ---- restarts ---------------------------------------------------------------------------------
-
-
-@needs_trainer
-def test_restart_after_kill9_resumes_running_and_runs_queued_jobs(tiny: Path, tmp_path: Path) -> None:
-    s = Server(tmp_path / "data", tiny, tmp_path / "home").start()
-    c = s.client()
-    f = upload(c, jsonl(chat_rows(40)))
-    long = c.fine_tuning.jobs.create(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 6, "batch_size": 2})
-    queued = c.fine_tuning.jobs.create(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 1, "batch_size": 4})
-    wait_for(lambda: list(c.fine_tuning.jobs.checkpoints.list(long.id)), bool, 240, 0.1)
-    assert c.fine_tuning.jobs.retrieve(long.id).status == "running"
-    assert c.fine_tuning.jobs.retrieve(queued.id).status == "queued"
-    s.kill9()
-    s2 = Server(tmp_path / "data", tiny, tmp_path / "home")
-    s2.port = s.port
-    s2.start()
-    try:
-        c2 = s2.client()
-        assert c2.files.retrieve(f.id).bytes == f.bytes
-        done = [wait_for(lambda j=j: c2.fine_tuning.jobs.retrieve(j.id),
-                         lambda j: j.status in ("succeeded", "failed"), 300) for j in (long, queued)]
-        assert [d.status for d in done] == ["succeeded", "succeeded"], [d.error for d in done]
-        events = [e.message for e in c2.fine_tuning.jobs.list_events(long.id, limit=200)]
-        assert "The server restarted: resuming from the last checkpoint" in events
-        models = [m.id for m in c2.models.list()]
-        assert all(d.fine_tuned_model in models for d in done)
-    finally:
-        s2.stop()
 
 
 def test_status_machine_never_leaves_jobs_running(tmp_path: Path) -> None:
@@ -373,3 +319,54 @@ def test_status_machine_never_leaves_jobs_running(tmp_path: Path) -> None:
     Worker(store, None).recover()
     job = store.get_job("ftjob-a1")
     assert job["status"] == "failed" and json.loads(job["error"])["code"] == "interrupted"
+
+
+def check_auth_and_limits(s: Server) -> None:
+    import openai
+
+    with pytest.raises(openai.AuthenticationError) as e:
+        s.client(api_key="wrong").models.list()
+    assert e.value.status_code == 401 and e.value.body["code"] == "invalid_api_key"  # type: ignore[index]
+    ok = s.client()
+    assert "tiny" in [m.id for m in ok.models.list()]
+    with pytest.raises(openai.APIStatusError) as e:
+        ok.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "word " * 4000}])
+    assert e.value.status_code == 413 and e.value.body["code"] == "request_too_large"  # type: ignore[index]
+    with pytest.raises(openai.APIStatusError) as e:
+        upload(ok, jsonl(chat_rows(300)))
+    assert e.value.status_code == 413
+    assert ok.files.list().data == []
+
+
+@needs_trainer
+def test_auth_limits_and_restart_after_kill9(tiny: Path, tmp_path: Path) -> None:
+    """With an API key and small limits: 401/413 envelopes. Then kill -9 mid-training and restart: the
+    running job resumes from its checkpoint, the queued one runs, files and models are all there."""
+    key = ("--api-key", "sekret", "--max-body-mb", "0.01", "--max-upload-mb", "0.01")
+    s = Server(tmp_path / "data", tiny, tmp_path / "home", *key).start()
+    check_auth_and_limits(s)
+    c = s.client()
+    f = upload(c, jsonl(chat_rows(10)))
+    long = c.fine_tuning.jobs.create(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 3, "batch_size": 2})
+    queued = c.fine_tuning.jobs.create(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 1, "batch_size": 5})
+    wait_for(lambda: list(c.fine_tuning.jobs.checkpoints.list(long.id)), bool, 240, 0.05)
+    assert [c.fine_tuning.jobs.retrieve(j.id).status for j in (long, queued)] == ["running", "queued"]
+    s.kill9()
+    s2 = Server(tmp_path / "data", tiny, tmp_path / "home", *key)
+    s2.port = s.port
+    s2.start()
+    try:
+        c2 = s2.client()
+        assert c2.files.retrieve(f.id).bytes == f.bytes
+        done = [wait_for(lambda j=j: c2.fine_tuning.jobs.retrieve(j.id),
+                         lambda j: j.status in ("succeeded", "failed", "cancelled"), 300) for j in (long, queued)]
+        assert [d.status for d in done] == ["succeeded", "succeeded"], [d.error for d in done]
+        events = [e.message for e in c2.fine_tuning.jobs.list_events(long.id, limit=200)][::-1]
+        assert "The server restarted: resuming from the last checkpoint" in events
+        resumed = [m for m in events if m.startswith("resuming from checkpoint at step ")]
+        assert resumed and 5 <= int(resumed[0].split()[5].split("/")[0]) < 15, events
+        assert events.count("Fine-tuning job started") == 1  # resumed, not started over
+        models = [m.id for m in c2.models.list()]
+        assert all(d.fine_tuned_model in models for d in done)
+    finally:
+        s2.stop()

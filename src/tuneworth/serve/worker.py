@@ -169,7 +169,11 @@ class Worker:
 
     def loop(self) -> None:
         self.recover()
-        try:  # import torch and the trainer while idle, so a new job starts training at once
+        try:  # import torch, transformers and PEFT while idle, so a new job starts training at once
+            import peft  # noqa: F401
+            import torch  # noqa: F401
+            import transformers.models.llama.modeling_llama  # noqa: F401
+
             import tuneworth.finetune.local  # noqa: F401
         except ImportError as e:
             print(f"tuneworth worker: the local trainer is not available ({e})", file=sys.stderr)
