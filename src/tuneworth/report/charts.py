@@ -46,7 +46,9 @@ def scores_chart(rungs: Sequence[dict[str, Any]], metric: str) -> str:
     for y, r, color in zip(ys, rungs, COLORS * 3, strict=False):
         if r.get("score") is None:
             continue
-        lo, hi = r["score"] - r["ci_low"], r["ci_high"] - r["score"]
+        # An interval's ends may be missing or sit a rounding error beside the estimate.
+        lo = max(0.0, r["score"] - (r.get("ci_low") if r.get("ci_low") is not None else r["score"]))
+        hi = max(0.0, (r.get("ci_high") if r.get("ci_high") is not None else r["score"]) - r["score"])
         ax.errorbar([r["score"]], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2)
         ax.annotate(f"{r['score']:.3f}", (r["score"], y), textcoords="offset points", xytext=(0, 7), ha="center")
     ax.set_yticks(ys, [r.get("title", r["name"]) for r in rungs])
