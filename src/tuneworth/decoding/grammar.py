@@ -126,10 +126,13 @@ class GrammarProcessor:
             matcher = self.matchers[i]
             assert matcher is not None
             lt.fill_next_token_bitmask(matcher, self._bits, i)
-        # Unpack 32 allowed-bits per int32 word (no torch.compile: it needs a compiler at run time).
-        words = self._bits[rows]
-        shifts = torch.arange(32, dtype=torch.int32)
-        allowed = ((words.unsqueeze(-1) >> shifts) & 1).reshape(len(rows), -1)[:, :vocab].bool()
+        # Bit j of word w allows token 32*w + j; little-endian bytes unpack in that order. (Not
+        # llguidance's torch.compile'd kernel: compiling needs a C compiler at run time.)
+        import numpy as np
+
+        words = self._bits[rows].numpy()
+        bits = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")[:, :vocab]
+        allowed = torch.from_numpy(bits.astype(bool))
         index = torch.tensor(rows, device=scores.device)
         sub = scores[index]
         sub = sub.masked_fill(~allowed.to(scores.device), float("-inf"))

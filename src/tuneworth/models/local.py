@@ -148,6 +148,8 @@ class LocalProvider:
         weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
         # The completion cache must not serve answers from other weights saved under the same path.
         self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
+        # Constrained decodings this provider can do (decoding/plan.py).
+        self.decodings = frozenset({"choice", "schema", "json_object"})
         self.reuse_prefix = True
         self.bucket_prefill = True
         self.prefiller = Prefiller(self.model, self.tokenizer.pad_token_id)
