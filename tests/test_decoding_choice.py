@@ -118,3 +118,50 @@ def test_duplicate_labels_fail_task_validation(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="'yes ' duplicates 'Yes'"):
         load_task(tmp_path)
+
+
+def test_climb_runs_choice_as_a_variant_of_l1_and_l2(tiny: Any, label_task: Path, tmp_path: Path) -> None:
+    from tuneworth.climb import climb
+    from tuneworth.models.model import Model
+    from tuneworth.record import load_record
+
+    task = load_task(label_task, model=f"local/{tiny.path}")
+    result = climb(task, Model(tiny, batch_size=32), runs_dir=tmp_path / "runs", limit=4)
+    header, items, summary = load_record(result.run_dir)
+    assert header["decoding"]["modes"] == ["free", "choice"]
+    l1 = [c["config"] for c in header["rungs"]["L1"]["validation"]]
+    # Every plain prompt variant also runs with label scoring; chain-of-thought stays free.
+    assert {c["variant"] for c in l1 if c.get("decoding") == "choice"} == {"base", "format", "rules"}
+    choice_items = [it for it in items if it["decoding"] == "choice"]
+    assert choice_items and all(it["valid"] and it["output"] in task.output.labels for it in choice_items)
+    assert {it["decoding"] for it in items} == {"free", "choice"}
+    for row in summary["rungs"]:
+        assert row["decoding"] in ("free", "choice") and "decoding" in header["rungs"][row["name"]]
+
+
+def test_plan_skips_what_cannot_run(label_task: Path) -> None:
+    from tuneworth.decoding.plan import plan_decodings
+    from tuneworth.models.fake import FakeProvider
+
+    task = load_task(label_task)
+    plan = plan_decodings(task, None, FakeProvider(lambda r: "x", "fake/echo"))
+    assert plan.modes == ["free"]
+    assert plan.skipped == [{"mode": "choice", "reason": "fake/echo cannot do choice decoding"}]
+    text = task.model_copy(update={"output": task.output.model_copy(update={"kind": "text", "labels": None})})
+    assert plan_decodings(text, None, FakeProvider(lambda r: "x")).skipped[0]["mode"] == "constrained"
+
+
+def test_format_gap_verdicts() -> None:
+    from tuneworth.decoding.gap import compare_decodings
+
+    def items(mode: str, valid: list[bool], score: float) -> list[dict[str, Any]]:
+        cfg = {"variant": "base"} | ({"decoding": mode} if mode != "free" else {})
+        return [{"config": cfg, "score": score, "valid": v, "error": None} for v in valid]
+
+    closed = compare_decodings(items("free", [False, True], 0.2) + items("choice", [True, True], 0.5), "choice")
+    assert closed["closed"] is True and closed["modes"]["free"]["validity_rate"] == 0.5
+    assert closed["verdict"].startswith("choice decoding closed the format gap: valid 50% -> 100%")
+    none = compare_decodings(items("free", [True, True], 0.6) + items("choice", [True, True], 0.5), "free")
+    assert none["closed"] is None and none["verdict"].startswith("no format gap")
+    open_ = compare_decodings(items("free", [False], 0.0) + items("schema", [True, False], 0.3), "schema")
+    assert open_["closed"] is False and "did not close" in open_["verdict"]
