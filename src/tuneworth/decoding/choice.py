@@ -55,8 +55,6 @@ def score_labels(
     ``cache`` holds the prompts' keys and values for all tokens but the last (right-aligned, as the
     local provider's prefill builds it), or is None to compute it here. Returns ``[row][label]``.
     """
-    import copy
-
     import torch
     from transformers import DynamicCache
 
@@ -80,10 +78,15 @@ def score_labels(
     scores: list[list[float]] = []
     for start in range(0, n_rows, per_pass):
         rows = list(range(start, min(n_rows, start + per_pass)))
-        sub = copy.deepcopy(cache)
-        if len(rows) != n_rows:
-            sub.batch_select_indices(torch.tensor(rows, device=device))
-        sub.batch_repeat_interleave(n_labels)
+        # This pass's rows, each repeated once per label (copies only these rows, not the batch).
+        index = torch.tensor(rows, device=device)
+        sub = DynamicCache(config=model.config)
+        for layer_no, layer in enumerate(cache.layers):
+            sub.update(
+                layer.keys[index].repeat_interleave(n_labels, dim=0),
+                layer.values[index].repeat_interleave(n_labels, dim=0),
+                layer_no,
+            )
         prompt_mask = attention_mask[rows].repeat_interleave(n_labels, dim=0)
         last = input_ids[rows, -1:].repeat_interleave(n_labels, dim=0)
         cont = torch.full((len(rows) * n_labels, width - 1), pad_token_id, dtype=torch.long, device=device)

@@ -38,7 +38,8 @@ class FewShotRung:
         chosen = ctx.chosen.get("L1")
         if chosen is not None and not chosen.cot:
             return chosen
-        options = [s for s in PromptingRung().strategies(ctx) if not s.cot]
+        plain = [s for s in PromptingRung().strategies(ctx) if not s.cot]
+        options = [s for s in plain if s.decoding == "free"] or plain
         by_variant = {s.config["variant"]: s for s in options}
         # Without an L1 result (or when L1 chose CoT), the format variant is the natural base.
         return by_variant.get("format") or by_variant.get("base") or options[0]
