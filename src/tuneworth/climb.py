@@ -193,6 +193,14 @@ def climb(
     audit = _audit(task, split, log)
     schema = task.json_schema() if task.output.kind == "json" else None
     ctx = RunContext(task, split, schema, model.count_tokens)
+    # Before the record exists: labels a model cannot tell apart are an error, not a half-written run.
+    from tuneworth.decoding.plan import plan_decodings
+
+    decoding_plan = plan_decodings(task, schema, model.provider)
+    ctx.decodings = decoding_plan.modes
+    if log:
+        for skip in decoding_plan.skipped:
+            log(f"decoding {skip['mode']} skipped: {skip['reason']}")
     wanted = rungs or [name for name in RUNGS if getattr(task.rungs, name).enabled]
     per_rung = rung_models(task, model, wanted, models)
     judge_info: dict[str, Any] | None = None
@@ -212,6 +220,7 @@ def climb(
         "rungs": {},
         "audit": audit,
         **({"judge": judge_info} if judge_info is not None else {}),
+        "decoding": {"modes": decoding_plan.modes, "skipped": decoding_plan.skipped},
         "started_at": started,
         "python": platform.python_version(),
     }
@@ -282,12 +291,21 @@ def climb(
                 "seconds": row["seconds"],
                 "model": {"spec": _spec(task, name, models, rung_model), "id": rung_model.model_id},
             }
+            if len(ctx.decodings) > 1:
+                from tuneworth.decoding.gap import compare_decodings
+
+                record.header["rungs"][name]["decoding"] = compare_decodings(
+                    [i for i in record.items if i["rung"] == name and i["phase"] == "validation"],
+                    selection.chosen.decoding,
+                )
             record.update()
             if log:
                 on = f" on {rung_model.model_id}" if rung_model is not model else ""
                 log(
                     f"{rung.title}{on}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
                 )
+                if "decoding" in record.header["rungs"][name]:
+                    log(f"{rung.title}: {record.header['rungs'][name]['decoding']['verdict']}")
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -41,6 +41,7 @@ class ItemResult:
     finish_reason: str = "stop"
     details: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+    decoding: str = "free"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class ItemResult:
             "finish_reason": self.finish_reason,
             "details": self.details,
             "cached": self.cached,
+            "decoding": self.decoding,
         }
 
 
@@ -182,6 +184,7 @@ class Evaluator:
                 c.latency_ms,
                 error=c.error,
                 finish_reason="error",
+                decoding=s.decoding,
             )
         sc = self.scorer.score(ex, c.text, s.cot)
         result = ItemResult(
@@ -199,6 +202,8 @@ class Evaluator:
             details=sc.details,
         )
         result.cached = bool(c.meta.get("cached"))
+        # What the provider actually did (an API may have fallen back), else what was asked for.
+        result.decoding = str(c.meta.get("decoding") or s.decoding)
         return result
 
     def _judge(self, pairs: Sequence[tuple[Strategy, Example]], results: list[ItemResult | None]) -> None:
