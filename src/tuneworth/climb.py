@@ -192,11 +192,23 @@ def climb(
                 "system_prompt": selection.chosen.system,
                 "seconds": row["seconds"],
             }
+            sections = getattr(rung, "record_sections", None)
+            if sections is not None:  # a rung's own top-level record sections (L3: retrieval)
+                record.header.update(sections(ctx, selection, split.test))
             record.update()
             if log:
                 log(
                     f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
                 )
+        from tuneworth.diagnosis import diagnose
+
+        # L3 fixes are knowledge only when it retrieved documents (dynamic few-shot fixes behaviour).
+        knowledge = {"L3"} if record.header.get("retrieval", {}).get("mode") == "documents" else set()
+        record.header["diagnosis"] = diagnose(
+            record.items, [r["name"] for r in rows], [ex.id for ex in split.test], knowledge
+        )
+        if log and record.header["diagnosis"].get("verdict"):
+            log(f"diagnosis: {record.header['diagnosis']['verdict']}")
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -218,5 +230,8 @@ def climb(
         "sizes": split.sizes(),
         "rungs": rows,
     }
+    for section in ("retrieval", "diagnosis"):
+        if section in record.header:
+            summary[section] = record.header[section]
     record.write_summary(summary, render_markdown(record.header, summary))
     return ClimbResult(record.dir, summary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.report.diagnosis import render_diagnosis, render_retrieval
 from tuneworth.report.format import COLUMNS, cells
 
 
@@ -46,4 +47,5 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
         for note in info.get("notes", []):
             lines.append(f"- note: {note}")
         lines.append("")
+    lines += render_retrieval(header.get("retrieval")) + render_diagnosis(header.get("diagnosis"))
     return "\n".join(lines)
