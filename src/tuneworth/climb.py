@@ -298,6 +298,9 @@ def climb(
                     [i for i in record.items if i["rung"] == name and i["phase"] == "validation"],
                     selection.chosen.decoding,
                 )
+            sections = getattr(rung, "record_sections", None)
+            if sections is not None:  # a rung's own top-level record sections (L3: retrieval)
+                record.header.update(sections(ctx, selection, split.test))
             record.update()
             if log:
                 on = f" on {rung_model.model_id}" if rung_model is not model else ""
@@ -306,6 +309,15 @@ def climb(
                 )
                 if "decoding" in record.header["rungs"][name]:
                     log(f"{rung.title}: {record.header['rungs'][name]['decoding']['verdict']}")
+        from tuneworth.diagnosis import diagnose
+
+        # L3 fixes are knowledge only when it retrieved documents (dynamic few-shot fixes behaviour).
+        knowledge = {"L3"} if record.header.get("retrieval", {}).get("mode") == "documents" else set()
+        record.header["diagnosis"] = diagnose(
+            record.items, [r["name"] for r in rows], [ex.id for ex in split.test], knowledge
+        )
+        if log and record.header["diagnosis"].get("verdict"):
+            log(f"diagnosis: {record.header['diagnosis']['verdict']}")
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -345,6 +357,9 @@ def climb(
         summary["audit"] = {k: audit[k] for k in ("status", "counts")} | {
             "checks": [{k: c[k] for k in ("name", "status", "reason")} for c in audit["checks"]]
         }
+    for section in ("retrieval", "diagnosis"):
+        if section in record.header:
+            summary[section] = record.header[section]
     from tuneworth.decide.evidence import analyse
 
     summary.update(analyse(record.header, record.items, summary))  # statistics, costs, decision

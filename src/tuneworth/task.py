@@ -167,11 +167,48 @@ class DecodingConfig(_Strict):
     task or model cannot use is skipped with a note in the record."""
 
 
+class RagRung(_Strict):
+    enabled: bool = True
+    """Run L3: retrieval over ``data.docs``; a task without docs gets dynamic few-shot instead."""
+    k: list[int] = Field(default_factory=lambda: [2, 4])
+    """Numbers of retrieved chunks (without docs: most similar training examples) to try."""
+    context_tokens: list[int] = Field(default_factory=lambda: [256, 512])
+    """Token budgets for the retrieved context to try; chunks that do not fit are left out."""
+    search: Literal["grid", "coordinate"] = "coordinate"
+    """``grid`` tries every (k, budget); ``coordinate`` sweeps k at the largest budget, then smaller budgets."""
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    """Ranking: dense cosine + BM25 fused by reciprocal rank, or either alone."""
+    mmr: float | None = Field(default=None, ge=0, le=1)
+    """Maximal marginal relevance lambda (1 = relevance only); unset: no diversification."""
+    demos: bool = True
+    """Build on L2's chosen demonstrations (retrieval adds to the best prompt so far)."""
+    chunk_tokens: int = Field(default=128, ge=16, le=8192)
+    """Chunk size in the embedding model's tokens (all-MiniLM-L6-v2 reads at most 256)."""
+    chunk_overlap: int = Field(default=24, ge=0)
+    """Tokens shared by consecutive chunks of a section (at most half of chunk_tokens)."""
+    embedding: str = "local/all-MiniLM-L6-v2"
+    """Embedding model: the bundled ``local/all-MiniLM-L6-v2`` or ``openai/<embedding-model>``."""
+    embedding_base_url: str | None = None
+    """Base URL for ``openai/...`` embeddings (default ``$OPENAI_BASE_URL`` or OpenAI)."""
+
+    @model_validator(mode="after")
+    def _sizes(self) -> RagRung:
+        if not self.k or min(self.k) < 1:
+            raise ValueError("rungs.L3.k needs numbers >= 1")
+        if not self.context_tokens or min(self.context_tokens) < 16:
+            raise ValueError("rungs.L3.context_tokens needs budgets >= 16")
+        if self.chunk_overlap > self.chunk_tokens // 2:
+            raise ValueError("rungs.L3.chunk_overlap must be at most half of chunk_tokens")
+        return self
+
+
 class RungsConfig(_Strict):
     L1: PromptingRung = Field(default_factory=PromptingRung)
     """L1: prompting."""
     L2: FewShotRung = Field(default_factory=FewShotRung)
     """L2: few-shot demonstrations."""
+    L3: RagRung = Field(default_factory=RagRung)
+    """L3: retrieval-augmented prompts (or dynamic few-shot without documents)."""
 
 
 class ModelPrice(_Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.report.diagnosis import render_diagnosis, render_retrieval
 from tuneworth.report.format import COLUMNS, cells
 
 
@@ -73,4 +74,5 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
         from tuneworth.audit.render import render_markdown as audit_markdown
 
         lines.append(audit_markdown(header["audit"]))
+    lines += render_retrieval(header.get("retrieval")) + render_diagnosis(header.get("diagnosis"))
     return "\n".join(lines)

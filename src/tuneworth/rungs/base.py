@@ -53,13 +53,16 @@ class Strategy:
     """``free``, or a constrained decoding (``choice``, ``schema``, ``structured``, ``json_object``)."""
     response_format: dict[str, Any] | None = None
     choices: tuple[str, ...] = ()
+    # Per-item text appended to the system prompt (L3: retrieved document chunks with source tags).
+    context: Callable[[Example], str] | None = None
 
     @property
     def id(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.config.items())
 
     def messages(self, ex: Example) -> tuple[dict[str, str], ...]:
-        msgs = [{"role": "system", "content": self.system}]
+        extra = self.context(ex) if self.context else ""
+        msgs = [{"role": "system", "content": f"{self.system}\n\n{extra}" if extra else self.system}]
         for d in self.demos(ex) if self.demos else []:
             msgs.append({"role": "user", "content": d.input})
             msgs.append({"role": "assistant", "content": d.output})

@@ -92,6 +92,7 @@ class FewShotRung:
             rng.shuffle(fixed)
         else:
             index = self.index(train)
+            index.prefetch([ex.input for ex in ctx.split.validation])  # one batched embedding call
 
             def picker(ex: Example) -> list[Example]:
                 hits = index.search(ex.input, k)
