@@ -145,6 +145,14 @@ def climb(
         data_info["sizes"] = split.sizes()
     schema = task.json_schema() if task.output.kind == "json" else None
     ctx = RunContext(task, split, schema, model.count_tokens)
+    # Before the record exists: labels a model cannot tell apart are an error, not a half-written run.
+    from tuneworth.decoding.plan import plan_decodings
+
+    decoding_plan = plan_decodings(task, schema, model.provider)
+    ctx.decodings = decoding_plan.modes
+    if log:
+        for skip in decoding_plan.skipped:
+            log(f"decoding {skip['mode']} skipped: {skip['reason']}")
     wanted = rungs or [name for name in RUNGS if getattr(task.rungs, name).enabled]
     header = {
         "tuneworth_version": __version__,
@@ -155,6 +163,7 @@ def climb(
         "data": data_info,
         "metric": task.primary_metric,
         "rungs": {},
+        "decoding": {"modes": decoding_plan.modes, "skipped": decoding_plan.skipped},
         "started_at": started,
         "python": platform.python_version(),
     }
@@ -192,11 +201,20 @@ def climb(
                 "system_prompt": selection.chosen.system,
                 "seconds": row["seconds"],
             }
+            if len(ctx.decodings) > 1:
+                from tuneworth.decoding.gap import compare_decodings
+
+                record.header["rungs"][name]["decoding"] = compare_decodings(
+                    [i for i in record.items if i["rung"] == name and i["phase"] == "validation"],
+                    selection.chosen.decoding,
+                )
             record.update()
             if log:
                 log(
                     f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
                 )
+                if "decoding" in record.header["rungs"][name]:
+                    log(f"{rung.title}: {record.header['rungs'][name]['decoding']['verdict']}")
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

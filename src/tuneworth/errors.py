@@ -82,3 +82,15 @@ class TrainingCancelled(TrainingError):
     """Training was stopped on request; the last checkpoint stays in the work directory for a resume."""
 
     exit_code = 130
+
+
+class UnsupportedSchemaError(ConfigError):
+    """A JSON Schema the constrained decoder cannot compile; ``keyword`` names the culprit if known."""
+
+    def __init__(self, message: str, *, keyword: str | None = None) -> None:
+        what = f"JSON Schema keyword {keyword!r} is not supported" if keyword else "the JSON Schema is not supported"
+        super().__init__(
+            f"{what} by schema-guided decoding ({message.strip().splitlines()[0][:300]})",
+            hint="simplify the schema, or drop decoding mode 'constrained'/'schema' (free decoding still runs)",
+        )
+        self.keyword = keyword

@@ -80,6 +80,18 @@ class OutputConfig(_Strict):
             raise ValueError('output.labels is only for output.kind = "label"')
         if self.kind != "json" and self.schema_:
             raise ValueError('output.schema is only for output.kind = "json"')
+        if self.labels:
+            seen: dict[str, str] = {}
+            for label in self.labels:
+                # Answers are compared case- and space-insensitively, so such labels are the same answer.
+                key = " ".join(label.split()).lower()
+                if not key:
+                    raise ValueError("output.labels: a label is empty")
+                if key in seen:
+                    raise ValueError(
+                        f"output.labels: {label!r} duplicates {seen[key]!r}; every label must be distinct"
+                    )
+                seen[key] = label
         return self
 
 
@@ -126,6 +138,18 @@ class FewShotRung(_Strict):
     """Demonstrations are dropped (farthest first) to keep prompts under this many tokens (estimated)."""
 
 
+DecodingMode = Literal["free", "constrained", "choice", "schema", "structured", "json_object"]
+DECODING_DEFAULT: tuple[DecodingMode, ...] = ("free", "constrained")
+
+
+class DecodingConfig(_Strict):
+    modes: list[DecodingMode] = Field(default_factory=lambda: list(DECODING_DEFAULT))
+    """How answers are decoded, each tried as a variant of L1 and L2: ``free`` generation, and
+    ``constrained``: label scoring (``choice``) for label tasks, JSON-Schema-guided decoding (``schema``)
+    for local models or Structured Outputs (``structured``) for API models on JSON tasks. A mode the
+    task or model cannot use is skipped with a note in the record."""
+
+
 class RungsConfig(_Strict):
     L1: PromptingRung = Field(default_factory=PromptingRung)
     """L1: prompting."""
@@ -156,6 +180,7 @@ class Task(_Strict):
     """Primary score. Default: normalized (text), accuracy (label), field_accuracy (json)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     rungs: RungsConfig = Field(default_factory=RungsConfig)
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
 
     # Set by load_task, not by the file.

@@ -36,6 +36,7 @@ class ItemResult:
     finish_reason: str = "stop"
     details: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+    decoding: str = "free"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class ItemResult:
             "finish_reason": self.finish_reason,
             "details": self.details,
             "cached": self.cached,
+            "decoding": self.decoding,
         }
 
 
@@ -137,6 +139,7 @@ class Evaluator:
                 c.latency_ms,
                 error=c.error,
                 finish_reason="error",
+                decoding=s.decoding,
             )
         sc = self.scorer.score(ex, c.text, s.cot)
         result = ItemResult(
@@ -154,6 +157,8 @@ class Evaluator:
             details=sc.details,
         )
         result.cached = bool(c.meta.get("cached"))
+        # What the provider actually did (an API may have fallen back), else what was asked for.
+        result.decoding = str(c.meta.get("decoding") or s.decoding)
         return result
 
     def validation_scores(self, strategies: Sequence[Strategy]) -> list[float]:

@@ -35,7 +35,17 @@ def summarize(
         "completion_tokens_mean": round(sum(r["completion_tokens"] for r in ok) / len(ok), 1) if ok else None,
         "errors": len(items) - len(ok),
         "metrics": breakdown(scored),
+        "decoding": decoding_of(items),
     }
+
+
+def decoding_of(items: Sequence[dict[str, Any]]) -> str:
+    """The decoding the items used: the common one, or ``a+b`` (most used first) when they differ."""
+    counts: dict[str, int] = {}
+    for r in items:
+        d = str(r.get("decoding") or "free")
+        counts[d] = counts.get(d, 0) + 1
+    return "+".join(sorted(counts, key=lambda d: -counts[d])) or "free"
 
 
 def breakdown(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:

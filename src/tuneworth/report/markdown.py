@@ -36,6 +36,8 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
             parts += [f"{f} {v:.0%}" for f, v in (m.get("field_accuracy") or {}).items()]
             lines.append(f"- {row['name']} details: " + ", ".join(parts))
     lines.append("")
+    for skip in (header.get("decoding") or {}).get("skipped", []):
+        lines.append(f"- decoding {skip['mode']} skipped: {skip['reason']}")
     for name, info in header.get("rungs", {}).items():
         lines.append(f"## {name}: validation scores")
         lines.append("")
@@ -45,5 +47,7 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
             lines.append(f"- {cfg}: {cand['score']:.3f}{mark}")
         for note in info.get("notes", []):
             lines.append(f"- note: {note}")
+        if info.get("decoding"):
+            lines.append(f"- format gap: {info['decoding']['verdict']}")
         lines.append("")
     return "\n".join(lines)

@@ -26,6 +26,8 @@ class RunContext:
     count_tokens: Callable[[str], int]
     # Filled in as the climb goes: rung name -> chosen Strategy.
     chosen: dict[str, Strategy] = field(default_factory=dict)
+    # Decodings to try as variants (decoding/plan.py); "free" only unless the climb plans more.
+    decodings: list[str] = field(default_factory=lambda: ["free"])
 
     def __post_init__(self) -> None:
         # Demonstration budgets count the same texts for every item and every k: count each once.
@@ -47,6 +49,10 @@ class Strategy:
     cot: bool = False
     demos: Callable[[Example], list[Example]] | None = None
     notes: list[str] = field(default_factory=list)
+    decoding: str = "free"
+    """``free``, or a constrained decoding (``choice``, ``schema``, ``structured``, ``json_object``)."""
+    response_format: dict[str, Any] | None = None
+    choices: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -69,6 +75,8 @@ class Strategy:
             temperature=task.model.temperature,
             seed=task.seed,
             stop_after_json=task.output.kind == "json" and not self.cot,
+            response_format=self.response_format,
+            choices=self.choices,
         )
 
 

@@ -58,9 +58,10 @@ class FewShotRung:
 
     def planned_candidates(self, ctx: RunContext) -> int:
         cfg = ctx.task.rungs.L2
+        extra = len(ctx.decodings) - 1  # the other decodings, tried at the chosen demonstrations
         if cfg.search == "grid":
-            return len(self.plan(ctx))
-        return len(cfg.selection) + len(self.ks(ctx)) - 1
+            return len(self.plan(ctx)) + extra
+        return len(cfg.selection) + len(self.ks(ctx)) - 1 + extra
 
     def strategy(self, ctx: RunContext, k: int, selection: str) -> Strategy:
         base = self.base_strategy(ctx)
@@ -118,7 +119,12 @@ class FewShotRung:
             return kept
 
         config: dict[str, Any] = {"k": k, "selection": selection, "prompt": base.config.get("variant")}
-        return Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+        strategy = Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+        if base.decoding != "free":  # demonstrations keep L1's chosen decoding
+            from tuneworth.decoding.plan import with_decoding
+
+            strategy = with_decoding(strategy, base.decoding, ctx.labels, ctx.schema)
+        return strategy
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
         cfg = ctx.task.rungs.L2
@@ -140,4 +146,20 @@ class FewShotRung:
             )
         # Ties go to fewer demonstrations (cheaper prompts), then to the earlier candidate.
         best = max(range(len(candidates)), key=lambda i: (all_scores[i], -candidates[i].config["k"], -i))
+        others = [m for m in ctx.decodings if m != candidates[best].decoding]
+        if others:
+            # Like for like: the other decodings are tried with the chosen demonstrations too.
+            from tuneworth.decoding.plan import with_decoding
+
+            winner = candidates[best]
+            alt = [with_decoding(winner, m, ctx.labels, ctx.schema) for m in others]
+            alt_scores = score(alt)
+            table += [{"config": s.config, "score": sc} for s, sc in zip(alt, alt_scores, strict=True)]
+            notes.append(f"decodings compared at the chosen demonstrations: {', '.join(others)}")
+            # Ties keep the decoding chosen so far.
+            top = max(range(len(alt)), key=lambda i: (alt_scores[i], -i))
+            if alt_scores[top] > all_scores[best]:
+                best = len(candidates) + top
+            candidates += alt
+            all_scores += alt_scores
         return Selection(candidates[best], table, notes)
