@@ -147,7 +147,9 @@ def test_json_schema_answers_follow_the_schema(server: Server) -> None:
     assert json.loads(r.choices[0].message.content or "")["colour"] in ("red", "green")
     o = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "answer in json"}],
                                   response_format={"type": "json_object"}, max_tokens=20, temperature=0)
-    assert isinstance(json.loads(o.choices[0].message.content or ""), dict)
+    text = o.choices[0].message.content or ""
+    # Any object is allowed, so a random tiny model may run out of tokens inside a key: still a JSON prefix.
+    assert text.startswith("{") and (o.choices[0].finish_reason == "length" or isinstance(json.loads(text), dict))
     bad = {"type": "json_schema", "json_schema": {"name": "b", "schema": {"type": "object", "not": {}}}}
     with pytest.raises(openai.BadRequestError):
         c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "x"}],
