@@ -2,7 +2,7 @@
 the time from ``jobs.create`` to ``running`` on an empty queue. Both through the official ``openai``
 client against a real server process.
 
-Usage: python benchmarks/bench_serve.py [--model smollm2-135m] [--clients 16] [--per-client 3]
+Usage: python benchmarks/bench_serve.py [--model smollm2-135m] [--clients 16] [--rounds 2]
        [--max-tokens 16] [--jobs 3]
 Writes benchmarks/results/serve.json.
 """
@@ -40,9 +40,11 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
             for i in range(n)]
 
 
-async def run_chat(server: Server, clients: int, per_client: int, max_tokens: int, model: str) -> dict[str, Any]:
-    msgs = prompts(clients * per_client)
-    c = server.async_client(timeout=600, max_retries=0)
+async def run_chat(server: Server, clients: int, rounds: int, max_tokens: int, model: str) -> dict[str, Any]:
+    """Each round sends the same ``clients`` requests one by one, then all at once (one per client), so
+    both modes see the same load on a shared machine; totals are summed over the rounds."""
+    msgs = prompts(clients * rounds)
+    c = server.async_client(timeout=1800, max_retries=0)
     sizes: list[int] = []
 
     async def one(m: list[dict[str, str]]) -> float:
@@ -53,26 +55,33 @@ async def run_chat(server: Server, clients: int, per_client: int, max_tokens: in
         return (time.perf_counter() - t0) * 1000
 
     await one(msgs[0])  # warm-up (model load)
-    sizes.clear()
-    t0 = time.perf_counter()
-    serial = [await one(m) for m in msgs]
-    serial_s = time.perf_counter() - t0
-    serial_sizes = list(sizes)
-    sizes.clear()
-
-    async def client(k: int) -> list[float]:
-        return [await one(m) for m in msgs[k * per_client:(k + 1) * per_client]]
-
-    t0 = time.perf_counter()
-    lat = [x for xs in await asyncio.gather(*(client(k) for k in range(clients))) for x in xs]
-    conc_s = time.perf_counter() - t0
+    serial: list[float] = []
+    conc: list[float] = []
+    serial_s = conc_s = 0.0
+    serial_sizes: list[int] = []
+    conc_sizes: list[int] = []
+    for r in range(rounds):
+        batch = msgs[r * clients:(r + 1) * clients]
+        sizes.clear()
+        t0 = time.perf_counter()
+        serial += [await one(m) for m in batch]
+        serial_s += time.perf_counter() - t0
+        serial_sizes += sizes
+        sizes.clear()
+        t0 = time.perf_counter()
+        conc += await asyncio.gather(*(one(m) for m in batch))
+        conc_s += time.perf_counter() - t0
+        conc_sizes += sizes
+        print(f"round {r + 1}/{rounds}: one by one {serial_s:.1f} s, concurrent {conc_s:.1f} s", file=sys.stderr,
+              flush=True)
+    n = clients * rounds
     return {
-        "requests": len(msgs), "clients": clients, "max_tokens": max_tokens,
-        "one_by_one": {"req_per_s": round(len(msgs) / serial_s, 3), "p50_ms": round(pct(serial, 0.5)),
+        "requests": n, "clients": clients, "rounds": rounds, "max_tokens": max_tokens,
+        "one_by_one": {"req_per_s": round(n / serial_s, 3), "p50_ms": round(pct(serial, 0.5)),
                        "p95_ms": round(pct(serial, 0.95)), "max_batch": max(serial_sizes)},
-        "concurrent": {"req_per_s": round(len(msgs) / conc_s, 3), "p50_ms": round(pct(lat, 0.5)),
-                       "p95_ms": round(pct(lat, 0.95)), "mean_batch": round(statistics.mean(sizes), 2),
-                       "max_batch": max(sizes)},
+        "concurrent": {"req_per_s": round(n / conc_s, 3), "p50_ms": round(pct(conc, 0.5)),
+                       "p95_ms": round(pct(conc, 0.95)), "mean_batch": round(statistics.mean(conc_sizes), 2),
+                       "max_batch": max(conc_sizes)},
         "speedup": round(serial_s / conc_s, 2),
     }
 
@@ -87,12 +96,12 @@ def run_jobs(server: Server, n: int, model: str) -> dict[str, Any]:
         while (status := c.fine_tuning.jobs.retrieve(job.id).status) not in ("running", "failed", "succeeded"):
             time.sleep(0.02)
         times.append(time.perf_counter() - t0)
-        c.fine_tuning.jobs.cancel(job.id) if status == "running" else None
-        while c.fine_tuning.jobs.retrieve(job.id).status not in ("cancelled", "failed", "succeeded"):
-            time.sleep(0.05)
-        time.sleep(1.0)  # let the worker notice the cancel and return to an empty queue
         if status != "running":
             raise SystemExit(f"job ended {status} before it was seen running")
+        c.fine_tuning.jobs.cancel(job.id)
+        # The queue is empty again once the worker has stopped the cancelled job's training.
+        while not any(e.message.startswith("Training stopped") for e in c.fine_tuning.jobs.list_events(job.id)):
+            time.sleep(0.1)
     return {"create_to_running_s": [round(t, 3) for t in times], "max_s": round(max(times), 3)}
 
 
@@ -100,7 +109,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m", help="bundled name or HF directory")
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--per-client", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of one request per client")
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--jobs", type=int, default=3, help="jobs.create -> running measurements (0: skip)")
     args = ap.parse_args()
@@ -114,7 +123,8 @@ def main() -> None:
         server.start()
         try:
             result: dict[str, Any] = {"model": args.model}
-            result["chat"] = asyncio.run(run_chat(server, args.clients, args.per_client, args.max_tokens, "tiny"))
+            print("chat throughput ...", file=sys.stderr, flush=True)
+            result["chat"] = asyncio.run(run_chat(server, args.clients, args.rounds, args.max_tokens, "tiny"))
             if args.jobs:
                 import importlib.util
 

@@ -124,3 +124,24 @@ def test_adapters_share_the_base_and_are_evicted_lru(tmp_path: Path) -> None:
     shared.ensure("ft:a2", dirs[2])
     assert list(shared.adapters) == ["ft:a0", "ft:a2"]
     assert [c.text for c in Served(shared, "ft:a0").generate(reqs)] == answers[0]
+
+
+def test_one_failing_request_does_not_fail_its_batch() -> None:
+    from tuneworth.errors import ConfigError
+    from tuneworth.serve.batcher import Batcher
+
+    class Picky(Recorder):
+        def generate(self, requests: list[ChatRequest]) -> list[Completion]:
+            if any(r.messages[-1]["content"] == "bad" for r in requests):
+                raise ConfigError("unsupported request")
+            return super().generate(requests)
+
+    b = Batcher(lambda model: Picky(), max_batch=8, max_wait_s=0.05)
+
+    async def run() -> list[Any]:
+        reqs = [ChatRequest(messages=({"role": "user", "content": t},)) for t in ("ok1", "bad", "ok2")]
+        return await asyncio.gather(*(b.submit("m", r) for r in reqs), return_exceptions=True)
+
+    out = asyncio.run(run())
+    b.close()
+    assert out[0].text == "OK1" and out[2].text == "OK2" and isinstance(out[1], ConfigError)

@@ -88,22 +88,28 @@ class Batcher:
         live = [p for p in group if not p.future.cancelled()]
         if not live:
             return
-        self.batch_sizes[len(live)] += 1
-        results: list[Completion] | BaseException
         try:
-            provider = self.resolve(live[0].model)
-            t0 = time.perf_counter()
-            completions = list(provider.generate([p.request for p in live]))
-            ms = (time.perf_counter() - t0) * 1000
-            for c in completions:
-                c.latency_ms = c.latency_ms or ms
-                c.meta["batch_size"] = len(live)
-            results = completions
-        except Exception as e:  # answered to each waiting request; the thread keeps serving
+            results: list[Completion] | BaseException = self._generate(live)
+        except Exception as e:
+            if len(live) > 1:  # one bad request must not fail its batch-mates: answer them one by one
+                for p in live:
+                    self._answer([p])
+                return
             results = e
         for i, p in enumerate(live):
             value = results if isinstance(results, BaseException) else results[i]
             p.loop.call_soon_threadsafe(_settle, p.future, value)
+
+    def _generate(self, live: list[_Pending]) -> list[Completion]:
+        provider = self.resolve(live[0].model)
+        t0 = time.perf_counter()
+        completions = list(provider.generate([p.request for p in live]))
+        ms = (time.perf_counter() - t0) * 1000
+        self.batch_sizes[len(live)] += 1
+        for c in completions:
+            c.latency_ms = c.latency_ms or ms
+            c.meta["batch_size"] = len(live)
+        return completions
 
 
 def _settle(fut: asyncio.Future[Completion], value: Completion | BaseException) -> None:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuneworth.errors import AuthError, ConfigError, ContextLengthError, DatasetError, TuneworthError
+from tuneworth.errors import (
+    AuthError,
+    ConfigError,
+    ContextLengthError,
+    DatasetError,
+    TuneworthError,
+    UnsupportedSchemaError,
+)
 
 
 class APIError(Exception):
@@ -44,6 +51,8 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
 
 def from_tuneworth(err: TuneworthError) -> APIError:
     """Map the library's error tree onto HTTP statuses."""
+    if isinstance(err, UnsupportedSchemaError):
+        return APIError(400, err.message, param="response_format", code="unsupported_schema")
     if isinstance(err, ContextLengthError):
         return APIError(400, err.message, param="messages", code="context_length_exceeded")
     if isinstance(err, (ConfigError, DatasetError)):

@@ -34,7 +34,8 @@ def list_models(request: Request) -> dict[str, Any]:
     state = request.app.state
     data = [model_object(name, _STARTED, "tuneworth") for name in state.pool.bases]
     data += [model_object(m, _STARTED, "tuneworth") for m in EMBEDDING_MODELS]
-    data += [model_object(r["id"], r["created_at"], "user") for r in state.store.models()]
+    data += [model_object(r["id"], r["created_at"], "user") for r in state.store.models()
+             if r["base"] in state.pool.bases]
     return {"object": "list", "data": data}
 
 
@@ -44,7 +45,7 @@ def get_model(request: Request, model_id: str) -> dict[str, Any]:
     if model_id in state.pool.bases or model_id in EMBEDDING_MODELS:
         return model_object(model_id, _STARTED, "tuneworth")
     row = state.store.get_model(model_id)
-    if row is None:
+    if row is None or not state.pool.exists(model_id):
         raise APIError(404, f"The model '{model_id}' does not exist", param="model", code="model_not_found")
     return model_object(row["id"], row["created_at"], "user")
 

@@ -119,8 +119,9 @@ async def create_job(request: Request) -> dict[str, Any]:
     store.add_event(job_id, f"Validating training file: {training}"
                     + (f" and validation file: {validation}" if validation else ""))
     row = _job_row(store, job_id)
-    state.background.add(asyncio.create_task(
-        run_in_threadpool(validate_job, store, job_id, state.config.min_examples)))
+    task = asyncio.create_task(run_in_threadpool(validate_job, store, job_id, state.config.min_examples))
+    state.background.add(task)  # keep a reference until it is done
+    task.add_done_callback(state.background.discard)
     return job_object(row)
 
 
