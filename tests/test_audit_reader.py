@@ -195,7 +195,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.tuples(st.text(max_size=40), st.one_of(st.text(min_size=1, max_size=20), json_values.map(json.dumps)), st.sampled_from([None, "S", "T"])),
