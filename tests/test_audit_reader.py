@@ -186,3 +186,31 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert res.returncode == 2 and "JSON array" in res.stderr and "Traceback" not in res.stderr
     res = tw("audit", str(tmp_path / "missing.jsonl"))
     assert res.returncode == 2 and "file not found" in res.stderr
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=40), st.one_of(st.text(min_size=1, max_size=20), json_values.map(json.dumps)), st.sampled_from([None, "S", "T"])),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_fuzzed_valid_records_never_crash_any_cheap_check(tmp_path: Path, rows: list[tuple[str, str, str | None]]) -> None:
+    p = tmp_path / "fuzz.jsonl"
+    with p.open("w", encoding="utf-8") as f:
+        for user, answer, system in rows:
+            msgs = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+    report = audit(p, embeddings=False)
+    assert len(report.checks) == 9
+    for c in report.checks:
+        assert c.status in ("pass", "warn", "fail", "skip") and c.reason

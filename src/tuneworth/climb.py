@@ -152,7 +152,7 @@ def _audit(task: Task, split: Split, log: Callable[[str], None] | None) -> dict[
             + (f" ({', '.join(flagged)})" if flagged else "")
             + "; details in summary.md or `tuneworth audit`"
         )
-    return report.to_dict()
+    return report.to_dict(max_lines=100)
 
 
 def _spec(task: Task, rung: str, given: dict[str, Model] | None, model: Model) -> str:

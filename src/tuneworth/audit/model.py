@@ -86,7 +86,15 @@ class AuditReport:
             out[c.status] += 1
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, max_lines: int | None = None) -> dict[str, Any]:
+        """JSON form. ``max_lines`` caps each evidence's line list (``more_lines`` counts the rest)."""
+        checks = [c.to_dict() for c in self.checks]
+        if max_lines is not None:
+            for c in checks:
+                for ev in c["evidence"]:
+                    if len(ev["lines"]) > max_lines:
+                        ev["more_lines"] = len(ev["lines"]) - max_lines
+                        ev["lines"] = ev["lines"][:max_lines]
         return {
             "data": self.data,
             "kind": self.kind,
@@ -96,7 +104,7 @@ class AuditReport:
             "counts": self.counts(),
             "inputs": self.inputs,
             "seconds": self.seconds,
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": checks,
         }
 
     @classmethod
@@ -107,7 +115,7 @@ class AuditReport:
                 title=c["title"],
                 status=c["status"],
                 reason=c["reason"],
-                evidence=[Evidence(**e) for e in c.get("evidence", [])],
+                evidence=[Evidence(**{k: v for k, v in e.items() if k != "more_lines"}) for e in c.get("evidence", [])],
                 metrics=c.get("metrics", {}),
                 seconds=c.get("seconds", 0.0),
             )

@@ -19,7 +19,8 @@ def _where(ev: dict[str, Any]) -> str:
     lines = ev.get("lines") or []
     if not lines:
         return ev.get("file", "")
-    shown = ", ".join(str(n) for n in lines[:10]) + (f" … (+{len(lines) - 10})" if len(lines) > 10 else "")
+    total = len(lines) + ev.get("more_lines", 0)
+    shown = ", ".join(str(n) for n in lines[:10]) + (f" … (+{total - 10})" if total > 10 else "")
     return f"{ev.get('file') or 'line'}:{shown}"
 
 

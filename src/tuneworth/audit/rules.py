@@ -31,6 +31,8 @@ def record_shape(obj: dict[str, Any]) -> str | None:
 
 def _text(content: Any) -> str | None:
     """The text of a message's content (a string, or a list of text parts); None if it is neither."""
+    if content.__class__ is str:
+        return content
     if isinstance(content, str):
         return content
     if isinstance(content, list) and all(
@@ -54,9 +56,9 @@ def check_chat(
     def err(kind: str, msg: str, severity: str = "error") -> None:
         probs.append(Problem(kind, msg, line, severity, file))  # type: ignore[arg-type]
 
-    unknown = sorted(set(obj) - TOP_KEYS)
+    unknown = obj.keys() - TOP_KEYS
     if unknown:
-        err("unknown_key", f"unknown top-level key(s) {unknown}; allowed: {', '.join(sorted(TOP_KEYS))}")
+        err("unknown_key", f"unknown top-level key(s) {sorted(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
     messages = obj.get("messages")
     if not isinstance(messages, list):
         err("messages_not_list", f"'messages' must be a list, got {type(messages).__name__}")
@@ -70,9 +72,9 @@ def check_chat(
         if not isinstance(m, dict):
             err("message_not_object", f"messages[{i}] is {type(m).__name__}, not an object")
             continue
-        bad_keys = sorted(set(m) - MESSAGE_KEYS)
+        bad_keys = m.keys() - MESSAGE_KEYS
         if bad_keys:
-            err("unknown_message_key", f"messages[{i}] has unknown key(s) {bad_keys}")
+            err("unknown_message_key", f"messages[{i}] has unknown key(s) {sorted(bad_keys)}")
         role = m.get("role")
         if "role" not in m:
             err("missing_role", f"messages[{i}] has no 'role'")

@@ -56,8 +56,11 @@ def _deletes(w: str) -> set[str]:
     return {w[:i] + w[i + 1 :] for i in range(len(w))}
 
 
-def typo_words(texts: Iterable[list[str]], *, min_len: int = 5, common: int = 3) -> dict[str, str]:
-    """Words seen once that are one edit (insert, delete, substitute) from a word seen ``common``+ times."""
+def typo_words(
+    texts: Iterable[list[str]], *, min_len: int = 5, common: int = 3, known: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Words seen once that are one edit (insert, delete, substitute) from a word seen ``common``+ times,
+    mapped to that word. ``known`` words (e.g. whole words of a tokenizer's vocabulary) are never typos."""
     counts = Counter(w for ws in texts for w in ws)
     frequent = [w for w, c in counts.items() if c >= common and len(w) >= min_len - 1]
     index: dict[str, str] = {}
@@ -67,7 +70,7 @@ def typo_words(texts: Iterable[list[str]], *, min_len: int = 5, common: int = 3)
             index.setdefault(d, w)
     out: dict[str, str] = {}
     for w, c in counts.items():
-        if c != 1 or len(w) < min_len:
+        if c != 1 or len(w) < min_len or w in known:
             continue
         for cand in (w, *_deletes(w)):
             hit = index.get(cand)

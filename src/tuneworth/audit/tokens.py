@@ -41,6 +41,17 @@ class TokenCounter:
             table = {t: _estimate(t) for t in unique}
         return [table[t] for t in texts]
 
+    def vocabulary_words(self) -> frozenset[str]:
+        """Whole lowercase words that are single tokens (a BPE vocabulary knows common words whole)."""
+        if self._tokenizer is None:
+            return frozenset()
+        words = set()
+        for piece in self._tokenizer.get_vocab():
+            w = piece[1:] if piece.startswith("Ġ") else piece
+            if len(w) >= 4 and w.isalpha():
+                words.add(w.lower())
+        return frozenset(words)
+
     def count_examples(self, examples: Sequence[Example]) -> list[int]:
         """Tokens of each whole example (system + history + input + output), with message overheads."""
         texts: list[str] = []

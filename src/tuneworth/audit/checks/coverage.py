@@ -19,12 +19,15 @@ CLUSTER_SIM = 0.4
 UNDER = 3.0  # production share more than 3x the training share (and >= 5%) is under-covered
 
 
-def edge_flags(texts: list[str], vocab_texts: list[str]) -> dict[str, list[bool]]:
+def edge_flags(
+    texts: list[str], vocab_texts: list[str], known: frozenset[str] = frozenset()
+) -> tuple[dict[str, list[bool]], dict[str, str]]:
+    """Which texts fall in each edge-case kind, and the typo-like words found (word -> likely word)."""
     toks = [t.split() for t in texts]
     lens = sorted(len(t) for t in toks)
     median = lens[len(lens) // 2] if lens else 0
     long_cut = max(60, 3 * median)
-    typos = typo_words([words(t) for t in vocab_texts])
+    typos = typo_words([words(t) for t in vocab_texts], known=known)
     tests: dict[str, Callable[[str, list[str]], bool]] = {
         "very short (<= 3 words)": lambda t, w: 0 < len(w) <= 3 and not near_empty(t),
         f"very long (> {long_cut} words)": lambda t, w: len(w) > long_cut,
@@ -34,7 +37,15 @@ def edge_flags(texts: list[str], vocab_texts: list[str]) -> dict[str, list[bool]
         "numbers": lambda t, w: bool(NUMBER.search(t)),
         "URLs": lambda t, w: bool(URL.search(t)),
     }
-    return {name: [fn(t, w) for t, w in zip(texts, toks, strict=True)] for name, fn in tests.items()}
+    flags = {name: [fn(t, w) for t, w in zip(texts, toks, strict=True)] for name, fn in tests.items()}
+    return flags, typos
+
+
+def _example(text: str, kind: str, typos: dict[str, str]) -> str:
+    if kind.startswith("typo"):
+        found = [f"{w} (~{typos[w]})" for w in words(text) if w in typos]
+        return f"{', '.join(found[:3])}: {text[:60]}"
+    return text[:80]
 
 
 def _clusters(vectors: Any, members: list[int]) -> list[list[int]]:
@@ -49,7 +60,8 @@ def run(ctx: AuditContext) -> CheckResult:
     train = ctx.inputs
     prod = ctx.production
     prod_texts = [r.example.input for r in prod.records] if prod else []
-    flags = edge_flags(train, train + prod_texts)
+    known = ctx.tokens.vocabulary_words()
+    flags, typos = edge_flags(train, train + prod_texts, known)
     shares = {k: sum(v) / len(v) for k, v in flags.items()}
     metrics: dict[str, Any] = {"train_shares": {k: round(v, 4) for k, v in shares.items()}}
     status: Status = "pass"
@@ -59,12 +71,12 @@ def run(ctx: AuditContext) -> CheckResult:
         lines = [r.line for r, f in zip(ctx.records, v, strict=True) if f]
         if lines:
             evidence.append(Evidence(f"training inputs: {k}: {len(lines)} ({shares[k]:.0%})", lines,
-                                     [ctx.records[i].example.input[:80] for i, f in enumerate(v) if f][:2], ctx.data.name))
+                                     [_example(ctx.records[i].example.input, k, typos) for i, f in enumerate(v) if f][:2], ctx.data.name))
     if prod is None or not prod.records:
         present = ", ".join(f"{k} {s:.0%}" for k, s in shares.items())
         return CheckResult(NAME, TITLE, "pass", f"training inputs: {present} (give --production to compare)", evidence, metrics)
     evidence = []
-    pflags = edge_flags(prod_texts, train + prod_texts)
+    pflags, _ = edge_flags(prod_texts, train + prod_texts, known)
     pshares = {k: sum(v) / len(v) for k, v in pflags.items()}
     metrics["production_shares"] = {k: round(v, 4) for k, v in pshares.items()}
     for k, ps in pshares.items():
@@ -73,7 +85,7 @@ def run(ctx: AuditContext) -> CheckResult:
             reasons.append(f"{k}: {ps:.0%} of production vs {shares[k]:.0%} of training")
             lines = [r.line for r, f in zip(prod.records, pflags[k], strict=True) if f]
             evidence.append(Evidence(f"under-covered: {k} ({ps:.0%} of production, {shares[k]:.0%} of training)", lines,
-                                     [prod_texts[i][:80] for i, f in enumerate(pflags[k]) if f][:3], prod.name))
+                                     [_example(prod_texts[i], k, typos) for i, f in enumerate(pflags[k]) if f][:3], prod.name))
     if ctx.use_embeddings:
         best, _ = best_match(ctx.production_embeddings, ctx.embeddings)
         thr = ctx.config.coverage_threshold
