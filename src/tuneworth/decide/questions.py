@@ -211,7 +211,11 @@ def volume(costs: dict[str, Any], requests: float | None) -> tuple[Answer, list[
     if not be:
         why = costs.get("break_even_missing") or "no prices for these models"
         return Answer("volume", "unknown", f"unknown: {why}", [why]), []
-    ev = [f"break-even{est}: {fmt_volume(be['requests_per_month'])} requests/month ({be['reason']})"]
+    ev = [
+        f"break-even{est}: never ({be['reason']})"
+        if be["never"]
+        else f"break-even{est}: {fmt_volume(be['requests_per_month'])} requests/month ({be['reason']})"
+    ]
     changes: list[str] = []
     if be["never"]:
         ev.append(f"expected volume: {fmt_volume(requests) if requests is not None else 'not given'}")

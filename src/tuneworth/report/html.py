@@ -190,8 +190,7 @@ def _audit(header: dict[str, Any]) -> str:
     return "<h2>Data audit</h2>" + (_table(["check", "status", "reason"], rows) if rows else "<p>The audit recorded no checks.</p>")
 
 
-def _flips(header: dict[str, Any], items: Sequence[dict[str, Any]], stats: dict[str, Any]) -> str:
-    f = flips_for_report(header, items, stats)
+def _flips(f: dict[str, Any] | None) -> str:
     if not f:
         return ""
     out = [f"<h2>Per-item flips: {_e(f.get('rung'))} against {_e(f.get('baseline'))}</h2>"]
@@ -214,8 +213,14 @@ def _flips(header: dict[str, Any], items: Sequence[dict[str, Any]], stats: dict[
     return "".join(out)
 
 
-def render_html(header: dict[str, Any], items: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
-    """The whole report as one HTML string (``summary`` carries statistics, costs and decision)."""
+def render_html(
+    header: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    flips: dict[str, Any] | None = None,
+) -> str:
+    """The whole report as one HTML string (``summary`` carries statistics, costs and decision;
+    ``flips`` as from ``flips_for_report``, computed here when not given)."""
     d = summary["decision"]
     stats = summary["statistics"]
     sizes = summary.get("sizes") or {}
@@ -239,7 +244,7 @@ def render_html(header: dict[str, Any], items: Sequence[dict[str, Any]], summary
     if curve:
         body.append("<h2>Learning curve</h2>")
         body.append('<figure id="chart-curve">' + charts.curve_chart(curve, summary["metric"]) + "</figure>")
-    body.append(_flips(header, items, stats))
+    body.append(_flips(flips if flips is not None else flips_for_report(header, items, stats)))
     body.append("<h2>Resolved configuration</h2>")
     body.append(f"<details><summary>task configuration as run</summary><pre>{_e(json.dumps(header.get('config', {}), indent=2))}</pre></details>")
     title = f"tuneworth report: {summary['task']}"
