@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.costs import section
 from tuneworth.decide.questions import audit_checks, learning_curve
 from tuneworth.report import charts
 from tuneworth.report.flips import flips_for_report
@@ -123,7 +124,7 @@ def _comparisons(stats: dict[str, Any]) -> str:
                 f"{100 * c['diff']:+.1f}" + (f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]" if c.get("ci_low") is not None else ""),
                 _e(c["test"]),
                 f"{c['p']:.3g} / {c['p_holm']:.3g}",
-                "—" if mde is None or mde == float("inf") or mde >= 1 else f"{100 * mde:.1f}",
+                "—" if mde is None or mde >= 1 else f"{100 * mde:.1f}",
                 str(c.get("required_n", "")),
                 f'<span class="s-{"yes" if c["verdict"] == "better" else "no" if c["verdict"] != "too small to tell" else "unknown"}">{_e(c["verdict"])}</span>',
             ]
@@ -225,7 +226,7 @@ def render_html(
     stats = summary["statistics"]
     sizes = summary.get("sizes") or {}
     rows = [{**summary_row, **stats["rungs"].get(summary_row["name"], {})} for summary_row in summary["rungs"]]
-    curve = learning_curve(header.get("training") or {})
+    curve = learning_curve(section(header, "training"))
     body = [
         f"<h1>tuneworth: {_e(summary['task'])}</h1>",
         f'<p class="meta">model <code>{_e(summary["model"])}</code> · metric <code>{_e(summary["metric"])}</code> · '
