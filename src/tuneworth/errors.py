@@ -70,3 +70,9 @@ class RateLimitError(ProviderError):
 
 class ContextLengthError(ProviderError):
     """The prompt does not fit the model's context window."""
+
+
+class RunFailed(TuneworthError):
+    """A run's step failed after its work was saved (exit code 1)."""
+
+    exit_code = 1

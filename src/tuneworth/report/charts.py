@@ -46,7 +46,7 @@ def scores_chart(rungs: Sequence[dict[str, Any]], metric: str) -> str:
     for y, r, color in zip(ys, rungs, COLORS * 3, strict=False):
         if r.get("score") is None:
             continue
-        lo, hi = r["score"] - r["ci_low"], r["ci_high"] - r["score"]
+        lo, hi = max(0.0, r["score"] - r["ci_low"]), max(0.0, r["ci_high"] - r["score"])
         ax.errorbar([r["score"]], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2)
         ax.annotate(f"{r['score']:.3f}", (r["score"], y), textcoords="offset points", xytext=(0, 7), ha="center")
     ax.set_yticks(ys, [r.get("title", r["name"]) for r in rungs])
