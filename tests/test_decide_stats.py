@@ -104,6 +104,14 @@ def test_bootstrap_coverage_by_simulation(n: int, probs: tuple[float, ...]) -> N
     assert 0.93 <= np.mean((lo <= mu) & (mu <= hi)) <= 0.97
 
 
+def test_interval_contains_the_estimate_at_the_edges() -> None:
+    for n in (1, 7, 40, 1000):
+        assert mean_ci([1.0] * n, binary=True)[:2] == (pytest.approx(wilson_many(n, n)[0]), 1.0)
+        assert mean_ci([0.0] * n, binary=True)[0] == 0.0
+        lo, hi, _ = mean_ci([1.0] * n, binary=False)
+        assert lo <= 1.0 <= hi
+
+
 def test_mean_ci_methods() -> None:
     assert mean_ci([1, 0, 1, 1], binary=True)[2] == "wilson"
     lo, hi, method = mean_ci([0.25, 0.5, 1.0, 0.75] * 10, binary=False)

@@ -362,6 +362,9 @@ def climb(
             summary[section] = record.header[section]
     from tuneworth.decide.evidence import analyse
 
-    summary.update(analyse(record.header, record.items, summary))  # statistics, costs, decision
+    try:  # statistics, costs, decision: derived data, never a reason to lose the run's summary
+        summary.update(analyse(record.header, record.items, summary))
+    except Exception as e:  # pragma: no cover - a bug here must not cost the run
+        summary["decision_error"] = f"{type(e).__name__}: {e}"
     record.write_summary(summary, render_markdown(record.header, summary))
     return ClimbResult(record.dir, summary)

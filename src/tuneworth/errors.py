@@ -102,3 +102,9 @@ class UnsupportedSchemaError(ConfigError):
             hint="simplify the schema, or drop decoding mode 'constrained'/'schema' (free decoding still runs)",
         )
         self.keyword = keyword
+
+
+class RunFailed(TuneworthError):
+    """A run's step failed after its work was saved (exit code 1)."""
+
+    exit_code = 1

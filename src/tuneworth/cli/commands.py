@@ -115,9 +115,17 @@ def climb_cmd(
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
+    from tuneworth.errors import RunFailed
     from tuneworth.report.render import write_report
 
-    report = write_report(result.run_dir)
+    try:
+        report = write_report(result.run_dir)
+    except Exception as e:  # the run is complete on disk; a report failure must not hide it
+        console.print(f"run record: {result.run_dir}")
+        raise RunFailed(
+            f"the run finished but its report could not be written ({type(e).__name__}: {e})",
+            hint=f"tuneworth report {result.run_dir} (TUNEWORTH_DEBUG=1 shows the traceback)",
+        ) from e
     console.print(f"[bold]verdict:[/] {report.summary['decision']['verdict']}")
     console.print(f"report: {report.html} (and report.md)")
     console.print(f"run record: {result.run_dir}")

@@ -14,12 +14,25 @@ from typing import Any
 from tuneworth.decide.prices import PriceTable
 
 
+def section(header: dict[str, Any], key: str) -> dict[str, Any]:
+    """A record section written by another part of tuneworth, or {} when absent or not an object."""
+    value = header.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def number(value: Any) -> float | None:
+    """A finite number from a foreign section, else None (bools and strings are not numbers)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value and abs(value) != float("inf"):
+        return float(value)
+    return None
+
+
 def rung_model(row: dict[str, Any], header: dict[str, Any]) -> str:
     """The model that answered for a rung: the row's own (L4's tuned model), else the run's."""
-    training = header.get("training") or {}
+    training = section(header, "training")
     if row.get("model"):
         return str(row["model"])
-    if row["name"] == "L4" and training.get("model_id"):
+    if row["name"] == "L4" and isinstance(training.get("model_id"), str) and training["model_id"]:
         return str(training["model_id"])
     model = header.get("model") or {}
     return str(model.get("spec") or model.get("id") or "")
@@ -139,11 +152,12 @@ def finetune_fixed(
     economics: dict[str, Any],
 ) -> dict[str, Any]:
     """One-off costs of fine-tuning: training compute (measured when L4 ran) + human hours."""
-    training = header.get("training") or {}
+    training = section(header, "training")
     base_model = str((header.get("model") or {}).get("spec") or "")
     notes: list[str] = []
-    measured = bool(training.get("trained_tokens"))
-    tokens = float(training["trained_tokens"]) if measured else estimate_trained_tokens(header, rows)
+    trained = number(training.get("trained_tokens"))
+    measured = bool(trained and trained > 0)
+    tokens = trained if measured else estimate_trained_tokens(header, rows)
     if not measured:
         notes.append("L4 not run: trained tokens estimated as train size x L1 tokens x 3 epochs")
     ref = economics.get("price_reference")
@@ -155,7 +169,7 @@ def finetune_fixed(
         basis = f"{tokens:,.0f} trained tokens x ${price.training}/1M ({price.model})"
     elif base_model.startswith("local/"):
         device = str(economics.get("local_device") or "cpu-2core")
-        secs = training.get("seconds")
+        secs = number(training.get("seconds"))
         if secs is None and tokens is not None:
             rate = table.throughput.get("local_training_tokens_per_second", 150.0)
             secs = tokens / rate

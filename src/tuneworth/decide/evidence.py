@@ -66,10 +66,17 @@ def build_costs(
         gain = (stat_rungs.get("L4", {}).get("score") or 0) - stat_rungs[baseline]["score"]
         out["l4_estimated"] = False
     else:
-        # Not run: a fine-tuned model answers with L1's short prompt, at fine-tuned prices.
+        # Not run: a fine-tuned model gets L1's short prompt and answers like the best cheaper
+        # rung (the behaviour it is trained on), at fine-tuned prices.
         l1 = next((r for r in rows if r["name"] == "L1"), None)
+        base_row = next(r for r in rows if r["name"] == baseline)
         est = (
-            rung_cost({**l1, "name": "L4"}, header, items, table, economics, timing_from="L1") if l1 else None
+            rung_cost(
+                {**l1, "name": "L4", "completion_tokens_mean": base_row.get("completion_tokens_mean")},
+                header, items, table, economics, timing_from="L1",
+            )
+            if l1
+            else None
         )
         tuned_cost = est["usd_per_1k"] if est else None
         gain = None

@@ -32,7 +32,10 @@ def wilson_many(successes: Any, n: Any, z: float = Z95) -> tuple[Any, Any]:
     denom = 1 + z * z / nn
     centre = (p + z * z / (2 * nn)) / denom
     half = z * np.sqrt(np.maximum(p * (1 - p), 0) / nn + z * z / (4 * nn * nn)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # At k = 0 and k = n the bounds are exactly 0 and 1; rounding must not exclude the estimate.
+    lo = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(k >= nn, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return lo, hi
 
 
 def t_quantile(q: float, v: int) -> float:

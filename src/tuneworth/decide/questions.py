@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.costs import number, section
 from tuneworth.decide.framework import Answer, Status
 
 
@@ -78,6 +79,8 @@ def audit_checks(audit: dict[str, Any]) -> list[dict[str, Any]]:
     checks = audit.get("checks") or []
     if isinstance(checks, dict):
         checks = [{"name": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in checks.items()]
+    if not isinstance(checks, list):
+        return []
     out = []
     for c in checks:
         if isinstance(c, dict):
@@ -95,13 +98,14 @@ def audit_checks(audit: dict[str, Any]) -> list[dict[str, Any]]:
 def learning_curve(training: dict[str, Any]) -> list[tuple[float, float]]:
     """[(train fraction or size, test score)] from ``training.learning_curve``, sorted."""
     pts = []
-    for p in training.get("learning_curve") or []:
+    curve = training.get("learning_curve")
+    for p in curve if isinstance(curve, list) else []:
         if not isinstance(p, dict):
             continue
-        x = p.get("fraction", p.get("train_fraction", p.get("n_train")))
-        y = p.get("score", p.get("test_score"))
-        if isinstance(x, int | float) and isinstance(y, int | float):
-            pts.append((float(x), float(y)))
+        x = number(p.get("fraction", p.get("train_fraction", p.get("n_train"))))
+        y = number(p.get("score", p.get("test_score")))
+        if x is not None and y is not None and x > 0:
+            pts.append((x, y))
     return sorted(pts)
 
 
@@ -123,7 +127,7 @@ def data(header: dict[str, Any], min_gain: float) -> tuple[Answer, list[str]]:
         )
     else:
         ev.append("audit not run")
-    curve = learning_curve(header.get("training") or {})
+    curve = learning_curve(section(header, "training"))
     rising = False
     if len(curve) >= 2:
         (x0, y0), (x1, y1) = curve[-2], curve[-1]
@@ -158,7 +162,7 @@ def knowledge(header: dict[str, Any]) -> Answer:
     src: dict[str, Any] = shares if isinstance(shares, dict) else diag
 
     def get(*keys: str) -> float:
-        return float(next((src[k] for k in keys if isinstance(src.get(k), int | float)), 0.0))
+        return max(0.0, next((v for k in keys if (v := number(src.get(k))) is not None), 0.0))
 
     k, b, u = get("knowledge"), get("behaviour", "behavior"), get("unfixed")
     total = k + b + u
@@ -211,7 +215,11 @@ def volume(costs: dict[str, Any], requests: float | None) -> tuple[Answer, list[
     if not be:
         why = costs.get("break_even_missing") or "no prices for these models"
         return Answer("volume", "unknown", f"unknown: {why}", [why]), []
-    ev = [f"break-even{est}: {fmt_volume(be['requests_per_month'])} requests/month ({be['reason']})"]
+    ev = [
+        f"break-even{est}: never ({be['reason']})"
+        if be["never"]
+        else f"break-even{est}: {fmt_volume(be['requests_per_month'])} requests/month ({be['reason']})"
+    ]
     changes: list[str] = []
     if be["never"]:
         ev.append(f"expected volume: {fmt_volume(requests) if requests is not None else 'not given'}")

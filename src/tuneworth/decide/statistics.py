@@ -66,7 +66,7 @@ def compare(
     diff = float(diffs.mean()) if n else 0.0
     out: dict[str, Any] = {"n_pairs": n, "diff": diff}
     if n == 0:
-        out.update(ci_low=None, ci_high=None, p=1.0, test="none", mde=float("inf"), required_n=None)
+        out.update(ci_low=None, ci_high=None, p=1.0, test="none", mde=None, required_n=None)
         return out
     tail = expanded_tail(n)
     grid = lattice(diffs)
@@ -85,7 +85,8 @@ def compare(
         # The power formulas need a discordant rate; with none observed, assume the smallest that
         # allows a gain of min_gain (a lower bound on the items needed).
         rate = max(disc, 2 * min_gain)
-        out["mde"] = min_detectable_effect(n, min(1.0, rate), alpha=alpha, power=power)
+        mde = min_detectable_effect(n, min(1.0, rate), alpha=alpha, power=power)
+        out["mde"] = None if mde == float("inf") else mde  # None: no gain is detectable (JSON has no inf)
         out["required_n"] = required_pairs(min(1.0, rate), min_gain, alpha=alpha, power=power)
         if diff > 0:
             out["required_n_observed"] = required_pairs(max(disc, diff), diff, alpha=alpha, power=power)
@@ -182,8 +183,8 @@ def describe(c: dict[str, Any], *, min_gain: float) -> str:
         return f"{head}: significantly worse."
     if v == "no meaningful difference":
         return f"{head}: no gain of {100 * min_gain:.0f}+ points (the interval rules it out)."
-    mde = c.get("mde", float("inf"))
-    mde_txt = "no gain at all" if mde == float("inf") or mde >= 1 else f"gains of {100 * mde:.0f}+ points"
+    mde = c.get("mde")
+    mde_txt = "no gain at all" if mde is None or mde >= 1 else f"gains of {100 * mde:.0f}+ points"
     return (
         f"{head}: too small to tell; this test size detects only {mde_txt}, "
         f"{c.get('required_n')} paired items would detect {100 * min_gain:.0f} points."

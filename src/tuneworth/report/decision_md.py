@@ -14,7 +14,12 @@ def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
-def render_decision_markdown(header: dict[str, Any], items: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
+def render_decision_markdown(
+    header: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    flips: dict[str, Any] | None = None,
+) -> str:
     d, stats, costs = summary["decision"], summary["statistics"], summary["costs"]
     sizes = summary.get("sizes") or {}
     out = [
@@ -63,7 +68,7 @@ def render_decision_markdown(header: dict[str, Any], items: Sequence[dict[str, A
     else:
         out.append(f"- no break-even: {costs.get('break_even_missing')}")
     out.append(f"- prices as of {costs['prices']['as_of']}")
-    flips = flips_for_report(header, items, stats)
+    flips = flips if flips is not None else flips_for_report(header, items, stats)
     if flips:
         out += ["", f"## Per-item flips: {flips.get('rung')} against {flips.get('baseline')}", ""]
         for kind in ("fixed", "broken"):

@@ -38,8 +38,10 @@ def compute_flips(items: Sequence[dict[str, Any]], baseline: str, rung: str) -> 
 def flips_for_report(header: dict[str, Any], items: Sequence[dict[str, Any]], statistics: dict[str, Any]) -> dict[str, Any] | None:
     """The flips to show: the record's ``flips`` section, else the top comparison's, else None."""
     own = header.get("flips")
-    if isinstance(own, dict) and (own.get("fixed") or own.get("broken")):
-        return {"source": "record", **own}
+    if isinstance(own, dict):
+        kept = {k: [e for e in own.get(k) or [] if isinstance(e, dict)] if isinstance(own.get(k), list) else [] for k in ("fixed", "broken")}
+        if kept["fixed"] or kept["broken"]:
+            return {"source": "record", "baseline": str(own.get("baseline", "")), "rung": str(own.get("rung", "L4")), **kept}
     comps = statistics.get("comparisons") or []
     if not comps:
         return None

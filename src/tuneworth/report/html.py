@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.costs import section
 from tuneworth.decide.questions import audit_checks, learning_curve
 from tuneworth.report import charts
 from tuneworth.report.flips import flips_for_report
@@ -123,7 +124,7 @@ def _comparisons(stats: dict[str, Any]) -> str:
                 f"{100 * c['diff']:+.1f}" + (f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]" if c.get("ci_low") is not None else ""),
                 _e(c["test"]),
                 f"{c['p']:.3g} / {c['p_holm']:.3g}",
-                "—" if mde is None or mde == float("inf") or mde >= 1 else f"{100 * mde:.1f}",
+                "—" if mde is None or mde >= 1 else f"{100 * mde:.1f}",
                 str(c.get("required_n", "")),
                 f'<span class="s-{"yes" if c["verdict"] == "better" else "no" if c["verdict"] != "too small to tell" else "unknown"}">{_e(c["verdict"])}</span>',
             ]
@@ -190,8 +191,7 @@ def _audit(header: dict[str, Any]) -> str:
     return "<h2>Data audit</h2>" + (_table(["check", "status", "reason"], rows) if rows else "<p>The audit recorded no checks.</p>")
 
 
-def _flips(header: dict[str, Any], items: Sequence[dict[str, Any]], stats: dict[str, Any]) -> str:
-    f = flips_for_report(header, items, stats)
+def _flips(f: dict[str, Any] | None) -> str:
     if not f:
         return ""
     out = [f"<h2>Per-item flips: {_e(f.get('rung'))} against {_e(f.get('baseline'))}</h2>"]
@@ -214,13 +214,19 @@ def _flips(header: dict[str, Any], items: Sequence[dict[str, Any]], stats: dict[
     return "".join(out)
 
 
-def render_html(header: dict[str, Any], items: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
-    """The whole report as one HTML string (``summary`` carries statistics, costs and decision)."""
+def render_html(
+    header: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    flips: dict[str, Any] | None = None,
+) -> str:
+    """The whole report as one HTML string (``summary`` carries statistics, costs and decision;
+    ``flips`` as from ``flips_for_report``, computed here when not given)."""
     d = summary["decision"]
     stats = summary["statistics"]
     sizes = summary.get("sizes") or {}
     rows = [{**summary_row, **stats["rungs"].get(summary_row["name"], {})} for summary_row in summary["rungs"]]
-    curve = learning_curve(header.get("training") or {})
+    curve = learning_curve(section(header, "training"))
     body = [
         f"<h1>tuneworth: {_e(summary['task'])}</h1>",
         f'<p class="meta">model <code>{_e(summary["model"])}</code> · metric <code>{_e(summary["metric"])}</code> · '
@@ -239,7 +245,7 @@ def render_html(header: dict[str, Any], items: Sequence[dict[str, Any]], summary
     if curve:
         body.append("<h2>Learning curve</h2>")
         body.append('<figure id="chart-curve">' + charts.curve_chart(curve, summary["metric"]) + "</figure>")
-    body.append(_flips(header, items, stats))
+    body.append(_flips(flips if flips is not None else flips_for_report(header, items, stats)))
     body.append("<h2>Resolved configuration</h2>")
     body.append(f"<details><summary>task configuration as run</summary><pre>{_e(json.dumps(header.get('config', {}), indent=2))}</pre></details>")
     title = f"tuneworth report: {summary['task']}"

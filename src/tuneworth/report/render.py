@@ -1,8 +1,9 @@
 """Write a run's report files (report.html and report.md) from its record alone.
 
-The statistics, costs and decision stored in summary.json are used as written; an older record
-without them, or a re-decision with economics overrides, recomputes them from the record. Files
-are written atomically, so a failed render never leaves a half-written report.
+The statistics, costs and decision are always re-derived from the record's items and header (the
+source of truth; the copies in summary.json are for machines), so an older record without them
+renders too, and economics overrides re-decide without touching the record. Files are written
+atomically, so a failed render never leaves a half-written report.
 """
 
 from __future__ import annotations
@@ -35,9 +36,7 @@ def load_analysed(run_dir: str | Path, economics_overrides: dict[str, Any] | Non
             hint="the run did not finish; its items.jsonl holds what it completed",
         )
     overrides = {k: v for k, v in (economics_overrides or {}).items() if v is not None}
-    if overrides or not all(k in summary for k in ("statistics", "costs", "decision")):
-        summary = {**summary, **analyse(header, items, summary, economics_overrides=overrides)}
-    return header, items, summary
+    return header, items, {**summary, **analyse(header, items, summary, economics_overrides=overrides)}
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -57,8 +56,11 @@ def write_report(run_dir: str | Path, economics_overrides: dict[str, Any] | None
     from tuneworth.report.html import render_html
 
     header, items, summary = load_analysed(run_dir, economics_overrides)
-    html = render_html(header, items, summary)
-    md = render_decision_markdown(header, items, summary)
+    from tuneworth.report.flips import flips_for_report
+
+    flips = flips_for_report(header, items, summary["statistics"]) or {}
+    html = render_html(header, items, summary, flips)
+    md = render_decision_markdown(header, items, summary, flips)
     d = Path(run_dir)
     _write_text(d / "report.html", html)
     _write_text(d / "report.md", md)
