@@ -40,11 +40,15 @@ def main() -> None:
             temperature=0,
             log_dir=d,
             display="none",
+            # The fault server speaks chat completions; inspect's OpenAI provider defaults to /responses.
+            model_args={"responses_api": False},
         )
         seconds = time.perf_counter() - t0
         cpu_seconds = cpu() - c0
-    samples_out = log.samples or []
-    errors = sum(1 for s in samples_out if s.error is not None)
+        samples_out = log.samples or []  # read while the log file still exists
+        errors = sum(1 for s in samples_out if s.error is not None)
+        if log.status != "success" and not samples_out:
+            sys.stderr.write(f"inspect eval {log.status}: {log.error}\n")
     print(
         json.dumps(
             {
