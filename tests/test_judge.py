@@ -306,3 +306,33 @@ def test_cli_reports_bad_rubric_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "rubric.md").write_text("")
     out = subprocess.run([sys.executable, "-m", "tuneworth", "validate", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "rubric.md: the rubric is empty" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_climb_with_a_registry_judge_and_per_rung_model(tmp_path: Path) -> None:
+    """The whole path from the task file: judge and per-rung models resolved by name, table, report."""
+    import subprocess
+    import sys
+
+    write_text_task(
+        tmp_path,
+        judge='[judge.model]\nname = "fake/constant:Score: 4\\nReason: fine"',
+        extra="",
+    )
+    toml = (tmp_path / "tuneworth.toml").read_text().replace(
+        'name = "fake/echo"', 'name = "fake/echo"\nrungs = { L2 = "fake/constant:Order 1 ships Monday. - Pip" }'
+    )
+    (tmp_path / "tuneworth.toml").write_text(toml)
+    run = tmp_path / "run"
+    res = subprocess.run(
+        [sys.executable, "-m", "tuneworth", "climb", str(tmp_path), "--out", str(run), "--no-cache"],
+        capture_output=True, text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "a model per rung" in res.stdout and "fake/echo" in res.stdout  # a model column
+    assert "warning: judge calibration: no human-labelled file" in res.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r["score"] for r in summary["rungs"]] == [0.75, 0.75]
+    assert summary["models"] == {"L1": "fake/echo", "L2": "fake/constant:Order 1 ships Monday. - Pip"}
+    assert summary["judge"]["model"] == "fake/constant:Score: 4\nReason: fine"
+    rep = subprocess.run([sys.executable, "-m", "tuneworth", "report", str(run)], capture_output=True, text=True)
+    assert rep.returncode == 0 and "judge" in rep.stdout
