@@ -336,3 +336,14 @@ def test_cli_climb_with_a_registry_judge_and_per_rung_model(tmp_path: Path) -> N
     assert summary["judge"]["model"] == "fake/constant:Score: 4\nReason: fine"
     rep = subprocess.run([sys.executable, "-m", "tuneworth", "report", str(run)], capture_output=True, text=True)
     assert rep.returncode == 0 and "judge" in rep.stdout
+
+
+def test_constant_judge_has_undefined_agreement() -> None:
+    from tuneworth.judge.calibration import HumanLabel, calibrate
+
+    labels = [HumanLabel(k + 1, f"q{k}", f"a{k}", 1 + k % 5, f"r{k}") for k in range(12)]
+    out = calibrate(Judge(Model(FakeProvider(lambda r: "Score: 4")), RUBRIC), labels, min_agreement=0.5, seed=0)
+    assert out["spearman"] is None and out["scored"] == 12
+    assert "gave every item the same score" in out["warning"]
+    out = calibrate(Judge(Model(FakeProvider(lambda r: "dunno")), RUBRIC), labels, min_agreement=0.5, seed=0)
+    assert out["unparseable"] == 12 and "only 0 of 12 judgements could be parsed" in out["warning"]
