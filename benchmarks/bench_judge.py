@@ -51,6 +51,7 @@ def main() -> None:
         return len(items) / seconds, [j.verdicts[0] for j in out], sum(j.unparseable for j in out)
 
     single, single_verdicts, single_unparseable = timed(1)
+    print(f"one at a time: {single:.3f} judgements/s", flush=True)
     batched, batched_verdicts, batched_unparseable = timed(args.batch)
     result = {
         "n": len(items),

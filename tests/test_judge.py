@@ -306,3 +306,44 @@ def test_cli_reports_bad_rubric_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "rubric.md").write_text("")
     out = subprocess.run([sys.executable, "-m", "tuneworth", "validate", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "rubric.md: the rubric is empty" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_climb_with_a_registry_judge_and_per_rung_model(tmp_path: Path) -> None:
+    """The whole path from the task file: judge and per-rung models resolved by name, table, report."""
+    import subprocess
+    import sys
+
+    write_text_task(
+        tmp_path,
+        judge='[judge.model]\nname = "fake/constant:Score: 4\\nReason: fine"',
+        extra="",
+    )
+    toml = (tmp_path / "tuneworth.toml").read_text().replace(
+        'name = "fake/echo"', 'name = "fake/echo"\nrungs = { L2 = "fake/constant:Order 1 ships Monday. - Pip" }'
+    )
+    (tmp_path / "tuneworth.toml").write_text(toml)
+    run = tmp_path / "run"
+    res = subprocess.run(
+        [sys.executable, "-m", "tuneworth", "climb", str(tmp_path), "--out", str(run), "--no-cache"],
+        capture_output=True, text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "a model per rung" in res.stdout and "fake/echo" in res.stdout  # a model column
+    assert "warning: judge calibration: no human-labelled file" in res.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r["score"] for r in summary["rungs"]] == [0.75, 0.75]
+    assert summary["models"] == {"L1": "fake/echo", "L2": "fake/constant:Order 1 ships Monday. - Pip"}
+    assert summary["judge"]["model"] == "fake/constant:Score: 4\nReason: fine"
+    rep = subprocess.run([sys.executable, "-m", "tuneworth", "report", str(run)], capture_output=True, text=True)
+    assert rep.returncode == 0 and "judge" in rep.stdout
+
+
+def test_constant_judge_has_undefined_agreement() -> None:
+    from tuneworth.judge.calibration import HumanLabel, calibrate
+
+    labels = [HumanLabel(k + 1, f"q{k}", f"a{k}", 1 + k % 5, f"r{k}") for k in range(12)]
+    out = calibrate(Judge(Model(FakeProvider(lambda r: "Score: 4")), RUBRIC), labels, min_agreement=0.5, seed=0)
+    assert out["spearman"] is None and out["scored"] == 12
+    assert "gave every item the same score" in out["warning"]
+    out = calibrate(Judge(Model(FakeProvider(lambda r: "dunno")), RUBRIC), labels, min_agreement=0.5, seed=0)
+    assert out["unparseable"] == 12 and "only 0 of 12 judgements could be parsed" in out["warning"]

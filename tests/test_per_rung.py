@@ -97,7 +97,7 @@ def test_two_local_models_in_one_climb(tmp_path: Path) -> None:
     task_dir = tmp_path / "task"
     task_dir.mkdir()
     task = load_task(write_task(task_dir, f'{{ L2 = "local/{tiny}" }}', main="local/smollm2-135m",
-                                limit_sizes="validation_size = 3\ntest_size = 4"))
+                                limit_sizes="validation_size = 2\ntest_size = 3"))
     from tuneworth.models.registry import resolve_model
 
     main = resolve_model(task.model.name, task.model, cache=False)
@@ -107,7 +107,7 @@ def test_two_local_models_in_one_climb(tmp_path: Path) -> None:
     l1, l2 = summary["rungs"]
     assert l1["model"] == "local/smollm2-135m" and l2["model"] == f"local/{tiny}"
     assert header["rungs"]["L2"]["model"]["spec"] == f"local/{tiny}"
-    assert l1["n"] == 4 and l2["n"] == 4 and l1["errors"] == l2["errors"] == 0
+    assert l1["n"] == 3 and l2["n"] == 3 and l1["errors"] == l2["errors"] == 0
     # Different weights answer differently (the tiny random model produces noise).
     outs = {r: [i["output"] for i in items if i["rung"] == r and i["phase"] == "test"] for r in ("L1", "L2")}
     assert outs["L1"] != outs["L2"]

@@ -206,7 +206,10 @@ def climb(
     judge_info: dict[str, Any] | None = None
     if task.primary_metric == "judge":
         # Rubric, calibration file and judge reachability are checked before the first paid call.
-        judge, judge_info = prepare_judge(task, full_test, judge, cache=model.cache is not None, log=log)
+        loaded = {task.model.name: model, **{task.model.for_rung(r): m for r, m in per_rung.items()}}
+        judge, judge_info = prepare_judge(
+            task, full_test, judge, cache=model.cache is not None, log=log, models=loaded
+        )
     else:
         judge = None
     header = {

@@ -109,10 +109,12 @@ def agreement_warning(result: dict[str, Any], min_agreement: float) -> str | Non
     """A sentence for the verdict when the judge's agreement with people is weak or unknown."""
     rho, n = result["spearman"], result["scored"]
     if rho is None:
-        return (
-            f"judge calibration: agreement with people is undefined ({n} of {result['n']} judgements scored, "
-            "or one side gave a single score); the judge's scores are unvalidated"
+        why = (
+            f"only {n} of {result['n']} judgements could be parsed"
+            if n < 2
+            else "the judge (or the people) gave every item the same score"
         )
+        return f"judge calibration: agreement with people is undefined ({why}); the judge's scores are unvalidated"
     if rho < min_agreement:
         return (
             f"judge calibration: weak agreement with people (Spearman {rho:.2f}, 95% CI "

@@ -51,10 +51,12 @@ def prepare_judge(
     *,
     cache: bool | None = None,
     log: Callable[[str], None] | None = None,
+    models: dict[str, Model] | None = None,
 ) -> tuple[Judge, dict[str, Any]]:
     """Check the rubric and calibration file, build and probe the judge, run the calibration.
 
-    Returns the judge and the record's ``judge`` section (prompts, calibration, warnings).
+    ``models``: models already loaded for the rungs, by spec; a judge on the same spec shares it
+    (one copy of the weights in memory). Returns the judge and the record's ``judge`` section.
     """
     cfg = task.judge
     rubric = load_rubric(task)
@@ -62,7 +64,7 @@ def prepare_judge(
     if judge is None:
         from tuneworth.models.registry import resolve_model
 
-        model = resolve_model(cfg.model.name, cfg.model, cache=cache)
+        model = (models or {}).get(cfg.model.name) or resolve_model(cfg.model.name, cfg.model, cache=cache)
         judge = Judge(
             model,
             rubric,
