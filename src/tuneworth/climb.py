@@ -168,7 +168,12 @@ def climb(
             total = (rung.planned_candidates(ctx) * len(split.validation)) + len(split.test)
             progress.start(rung.title, total)
             sink: Callable[[ItemResult], None] = lambda r: record.append(r.to_dict())  # noqa: E731
-            ev = Evaluator(ctx, model, sink=sink, advance=progress.advance)
+            rung_model = model
+            if hasattr(rung, "prepare_model"):  # L4: the rung trains the model it is scored with
+                progress.stop()
+                rung_model = rung.prepare_model(ctx, model, progress)
+                progress.start(rung.title, total)
+            ev = Evaluator(ctx, rung_model, sink=sink, advance=progress.advance)
             selection = rung.select(ctx, ev.validation_scores)
             ctx.chosen[name] = selection.chosen
             ev.run([selection.chosen], split.test, "test")
@@ -192,6 +197,12 @@ def climb(
                 "system_prompt": selection.chosen.system,
                 "seconds": row["seconds"],
             }
+            for section, value in getattr(rung, "record_sections", dict)().items():
+                if section == "training":
+                    value["prompt_tokens_per_request"] = row["prompt_tokens_mean"]
+                record.header[section] = value
+                row.setdefault("trained_tokens", value.get("trained_tokens"))
+                row.setdefault("training_seconds", value.get("seconds"))
             record.update()
             if log:
                 log(
@@ -208,8 +219,13 @@ def climb(
             cache={"enabled": model.cache is not None, "hits": model.cache_hits},
         )
         record.close(status)
+    from tuneworth.evaluate.flips import flips
     from tuneworth.report.markdown import render_markdown
 
+    flipped = flips(record.items, rows)
+    if flipped is not None:
+        record.header["flips"] = flipped
+        record.update()
     summary = {
         "schema_version": record.header["schema_version"],
         "task": task.name,
@@ -218,5 +234,8 @@ def climb(
         "sizes": split.sizes(),
         "rungs": rows,
     }
+    for section in ("training", "flips"):
+        if section in record.header:
+            summary[section] = record.header[section]
     record.write_summary(summary, render_markdown(record.header, summary))
     return ClimbResult(record.dir, summary)

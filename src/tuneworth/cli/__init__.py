@@ -13,6 +13,7 @@ import click
 
 from tuneworth import __version__
 from tuneworth.cli.commands import cache_cmd, climb_cmd, init_cmd, report_cmd, validate_cmd
+from tuneworth.cli.finetune import eval_cmd, prepare_cmd, tune_cmd
 from tuneworth.errors import TuneworthError
 
 
@@ -27,6 +28,9 @@ cli.add_command(init_cmd)
 cli.add_command(report_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(cache_cmd)
+cli.add_command(prepare_cmd)
+cli.add_command(tune_cmd)
+cli.add_command(eval_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
