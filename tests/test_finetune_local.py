@@ -250,3 +250,112 @@ def test_hyperparameters_auto_and_validation() -> None:
         Hyperparameters(n_epochs=0)
     with pytest.raises(ConfigError, match="unknown hyperparameter"):
         Hyperparameters.from_dict({"epochs": 3})
+
+
+def _tiny_task(root: Path, tiny: Path) -> Path:
+    from conftest import make_label_rows, write_chat
+
+    root.mkdir(parents=True, exist_ok=True)
+    write_chat(root / "data.jsonl", make_label_rows(40))
+    (root / "tuneworth.toml").write_text(
+        f"""
+name = "tiny"
+seed = 7
+[data]
+path = "data.jsonl"
+validation_size = 6
+test_size = 8
+[prompt]
+system = "Classify the review."
+[output]
+kind = "label"
+labels = ["positive", "negative", "neutral"]
+[model]
+name = "local/{tiny}"
+max_tokens = 3
+[rungs.L4]
+n_epochs = 1
+batch_size = 13
+lora_r = 2
+""",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_prepare_tune_and_eval_commands(tiny: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = _tiny_task(tmp_path / "task", tiny)
+    env = {**os.environ, "TUNEWORTH_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tuneworth", *args], capture_output=True, text=True, env=env, timeout=300
+        )
+
+    prep = run("prepare", str(root), "-o", str(tmp_path / "files"))
+    assert prep.returncode == 0, prep.stderr
+    lines = (tmp_path / "files" / "train.jsonl").read_text().splitlines()
+    assert len(lines) == 26 and "26 examples" in prep.stdout
+    first = json.loads(lines[0])["messages"]
+    assert [m["role"] for m in first] == ["system", "user", "assistant"]
+    assert first[0]["content"] == "Classify the review."
+
+    tune = run("tune", str(root), "--out", str(tmp_path / "run"), "--json")
+    assert tune.returncode == 0, tune.stderr
+    summary = json.loads(tune.stdout)
+    training = summary["training"]
+    assert training["model_id"].startswith("ft:tiny-llama:tuneworth:") and training["trained_tokens"] > 0
+    assert summary["rungs"][0]["name"] == "L4" and summary["rungs"][0]["n"] == 8
+    assert training["prompt_tokens_per_request"] > 0 and "flips" not in summary  # nothing cheaper ran
+
+    again = run("tune", str(root), "--out", str(tmp_path / "run2"), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["training"]["reused"] is True
+
+    ev = run(
+        "eval", str(root), "--model", f"local/{training['model_id']}", "--out", str(tmp_path / "ev"), "--json"
+    )
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout)["rungs"][0]["score"] == summary["rungs"][0]["score"]
+    bad = run("eval", str(root), "--model", "local/ft:tiny-llama:x:nope", "--out", str(tmp_path / "ev2"))
+    assert bad.returncode == 2 and "no fine-tuned model" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_real_bundled_model_fine_tunes_on_a_few_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real SmolLM2-135M: one small LoRA run lowers the validation loss and the ft: model generates."""
+    from conftest import make_label_rows
+    from tuneworth.finetune.local import train_lora
+    from tuneworth.models.base import ChatRequest
+    from tuneworth.models.local import converted_dir
+    from tuneworth.models.registry import resolve_provider
+
+    base = str(converted_dir("smollm2-135m"))  # the cached conversion, found before TUNEWORTH_HOME moves
+    monkeypatch.setenv("TUNEWORTH_HOME", str(tmp_path / "home"))
+    rows = make_label_rows(14)
+    train = write_chat_file(tmp_path / "train.jsonl", rows[:10], system="Label the review.")
+    valid = write_chat_file(tmp_path / "valid.jsonl", rows[10:], system="Label the review.")
+    hp = Hyperparameters(
+        n_epochs=2, batch_size=5, learning_rate_multiplier=5.0, lora_r=4, target_modules=["q_proj", "v_proj"]
+    )
+    result = train_lora(base, train, valid, hp)
+    first, last = result.checkpoints[0]["valid_loss"], result.checkpoints[-1]["valid_loss"]
+    assert last < first, result.checkpoints
+    provider = resolve_provider(f"local/{result.model_id}")
+    out = provider.generate(
+        [
+            ChatRequest(
+                messages=(
+                    {"role": "system", "content": "Label the review."},
+                    {"role": "user", "content": rows[12][0]},
+                ),
+                max_tokens=3,
+            )
+        ]
+    )
+    assert out[0].error is None and out[0].completion_tokens >= 1

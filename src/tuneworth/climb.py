@@ -266,6 +266,10 @@ def climb(
             total = (rung.planned_candidates(ctx) * len(split.validation)) + len(split.test)
             progress.start(rung.title, total)
             sink: Callable[[ItemResult], None] = lambda r: record.append(r.to_dict())  # noqa: E731
+            if hasattr(rung, "prepare_model"):  # L4: the rung trains the model it is scored with
+                progress.stop()
+                rung_model = rung.prepare_model(ctx, rung_model, progress)
+                progress.start(rung.title, total)
             ev = Evaluator(
                 ctx, rung_model, sink=sink, advance=progress.advance, finished=finished, judge=judge
             )
@@ -302,8 +306,13 @@ def climb(
                     selection.chosen.decoding,
                 )
             sections = getattr(rung, "record_sections", None)
-            if sections is not None:  # a rung's own top-level record sections (L3: retrieval)
-                record.header.update(sections(ctx, selection, split.test))
+            # A rung's own top-level record sections (L3: retrieval, L4: training).
+            for section, value in (sections(ctx, selection, split.test) if sections else {}).items():
+                if section == "training":
+                    value["prompt_tokens_per_request"] = row["prompt_tokens_mean"]
+                    row.setdefault("trained_tokens", value.get("trained_tokens"))
+                    row.setdefault("training_seconds", value.get("seconds"))
+                record.header[section] = value
             record.update()
             if log:
                 on = f" on {rung_model.model_id}" if rung_model is not model else ""
@@ -338,8 +347,13 @@ def climb(
             record.update(api={**api, "concurrency": getattr(model.provider, "concurrency", {})})
         record.close(status)
         lock.release()
+    from tuneworth.evaluate.flips import flips
     from tuneworth.report.markdown import render_markdown
 
+    flipped = flips(record.items, rows)
+    if flipped is not None:
+        record.header["flips"] = flipped
+        record.update()
     summary = {
         "schema_version": record.header["schema_version"],
         "task": task.name,
@@ -361,6 +375,9 @@ def climb(
             "checks": [{k: c[k] for k in ("name", "status", "reason")} for c in audit["checks"]]
         }
     for section in ("retrieval", "diagnosis"):
+        if section in record.header:
+            summary[section] = record.header[section]
+    for section in ("training", "flips"):
         if section in record.header:
             summary[section] = record.header[section]
     from tuneworth.decide.evidence import analyse

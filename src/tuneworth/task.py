@@ -202,6 +202,35 @@ class RagRung(_Strict):
         return self
 
 
+class FineTuningRung(_Strict):
+    enabled: bool = False
+    """Run L4 in ``tuneworth climb`` (opt-in: training takes minutes on a CPU). ``tuneworth tune`` runs it alone."""
+    n_epochs: int | Literal["auto"] = "auto"
+    """Passes over the training data ("auto": ~3, more for tiny sets)."""
+    batch_size: int | Literal["auto"] = "auto"
+    """Examples per optimizer step ("auto": from the data size)."""
+    learning_rate_multiplier: float | Literal["auto"] = "auto"
+    """Scales the base LoRA learning rate (2e-4) or, remotely, the provider's."""
+    lora_r: int = Field(default=8, ge=1)
+    """LoRA rank (local training)."""
+    lora_alpha: int = Field(default=16, ge=1)
+    """LoRA scaling (local training)."""
+    target_modules: list[str] | None = None
+    """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
+    max_length: int = Field(default=512, ge=8)
+    """Longer training examples are dropped and reported (never silently truncated)."""
+    eval_every: int | None = Field(default=None, ge=1)
+    """Also compute the validation loss every N steps (always once per epoch)."""
+    early_stopping_patience: int | None = Field(default=2, ge=1)
+    """Stop after this many validation losses without improvement."""
+    suffix: str | None = None
+    """Middle part of the model id ``ft:<base>:<suffix>:<id>``."""
+    model: str | None = None
+    """Score this already fine-tuned model (e.g. ``local/ft:...``) instead of training one."""
+    poll_seconds: float = Field(default=5.0, gt=0)
+    """Remote jobs: seconds between status polls."""
+
+
 class RungsConfig(_Strict):
     L1: PromptingRung = Field(default_factory=PromptingRung)
     """L1: prompting."""
@@ -209,6 +238,8 @@ class RungsConfig(_Strict):
     """L2: few-shot demonstrations."""
     L3: RagRung = Field(default_factory=RagRung)
     """L3: retrieval-augmented prompts (or dynamic few-shot without documents)."""
+    L4: FineTuningRung = Field(default_factory=FineTuningRung)
+    """L4: fine-tuning (LoRA locally, or a fine-tuning job on an OpenAI-shaped API)."""
 
 
 class ModelPrice(_Strict):

@@ -15,6 +15,7 @@ from tuneworth import __version__
 from tuneworth.cli.audit import audit_cmd
 from tuneworth.cli.commands import cache_cmd, climb_cmd, init_cmd, report_cmd, validate_cmd
 from tuneworth.cli.decide import cost_cmd, decide_cmd, estimate_cmd
+from tuneworth.cli.finetune import eval_cmd, prepare_cmd, tune_cmd
 from tuneworth.cli.rag import index_cmd, search_cmd
 from tuneworth.cli.serve import serve_cmd
 from tuneworth.errors import TuneworthError
@@ -37,6 +38,9 @@ cli.add_command(audit_cmd)
 cli.add_command(serve_cmd)
 cli.add_command(index_cmd)
 cli.add_command(search_cmd)
+cli.add_command(prepare_cmd)
+cli.add_command(tune_cmd)
+cli.add_command(eval_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

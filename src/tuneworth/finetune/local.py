@@ -175,6 +175,7 @@ def train_lora(
                 )
             )
     _check_count(len(train.examples), train_file, f" after dropping {len(train.dropped)} over max_length")
+    requested = hp.to_dict()
     hp = hp.resolve(len(train.examples))
     fingerprint = _fingerprint(base_model, train_file, validation_file, hp)
     work = Path(work_dir) if work_dir else default_work_dir(fingerprint)
@@ -381,6 +382,7 @@ def train_lora(
         "base_dir": str(base_dir),
         "hyperparameters": hp.to_dict(),
         "fingerprint": fingerprint,
+        "requested_hyperparameters": requested,
         "data": {
             "train_file": str(train_file),
             "validation_file": str(validation_file or ""),

@@ -108,10 +108,20 @@ def list_adapters() -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: m.get("created_at", 0), reverse=True)
 
 
-def find_adapter(base_model: str, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    """A registered adapter trained from the same base, data and hyperparameters, if any."""
+def find_adapter(base_model: str, train: Path, validation: Path | None, hp: Any) -> dict[str, Any] | None:
+    """A registered adapter trained from the same base, data files and requested hyperparameters."""
+    from tuneworth.finetune.data import file_fingerprint
+
+    train_fp = file_fingerprint(train)
+    valid_fp = file_fingerprint(validation) if validation else None
     for meta in list_adapters():
-        if meta.get("base_model") == base_model and meta.get("fingerprint") == fingerprint:
+        fp = meta.get("fingerprint", {})
+        if (
+            meta.get("base_model") == base_model
+            and fp.get("train") == train_fp
+            and fp.get("validation") == valid_fp
+            and meta.get("requested_hyperparameters") == hp.to_dict()
+        ):
             return meta
     return None
 

@@ -41,6 +41,11 @@ class RichProgress:
         if self._progress is not None:
             self._progress.advance(self._task, n)
 
+    def note(self, text: str) -> None:
+        """Replace the bar's description (e.g. with the current training loss)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+
     def stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()

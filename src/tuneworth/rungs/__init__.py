@@ -10,6 +10,7 @@ RUNGS = {
     "L1": "tuneworth.rungs.prompting:PromptingRung",
     "L2": "tuneworth.rungs.fewshot:FewShotRung",
     "L3": "tuneworth.rungs.rag:RagRung",
+    "L4": "tuneworth.rungs.finetuning:FineTuningRung",
 }
 
 
