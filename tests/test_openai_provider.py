@@ -1,4 +1,4 @@
-"""The OpenAI provider through the official SDK, offline, with an injected HTTP transport."""
+"""The OpenAI provider through the official SDK, offline, with an injected HTTP transport (an async client: requests run on one event loop)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _completion(content: str, prompt_tokens: int = 11) -> dict[str, Any]:
 
 def _provider(handler: Any, monkeypatch: pytest.MonkeyPatch) -> OpenAIProvider:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     return OpenAIProvider(
         "gpt-test",
         ModelConfig(name="openai/gpt-test", base_url="http://testserver/v1", max_connections=4),

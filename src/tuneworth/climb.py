@@ -4,6 +4,7 @@ and write the run record. This module is the flow of a run; each step lives in i
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import time
@@ -16,11 +17,23 @@ from tuneworth import __version__
 from tuneworth.data.example import Example, fingerprint
 from tuneworth.data.formats import load_examples
 from tuneworth.data.split import Split, split_examples, split_stratum
-from tuneworth.errors import DatasetError
+from tuneworth.errors import ConfigError, DatasetError
 from tuneworth.evaluate.runner import Evaluator, ItemResult
 from tuneworth.evaluate.summary import summarize
+from tuneworth.judge.judge import Judge
+from tuneworth.judge.setup import prepare_judge
 from tuneworth.models.model import Model
+from tuneworth.models.per_rung import rung_models
 from tuneworth.record import RunRecord, new_run_dir
+from tuneworth.resume import (
+    RunLock,
+    check_resumable,
+    find_resumable,
+    finished_items,
+    read_header,
+    repair_items,
+    run_fingerprint,
+)
 from tuneworth.rungs import RUNGS, load_rung
 from tuneworth.rungs.base import RunContext
 from tuneworth.task import Task
@@ -142,6 +155,10 @@ def _audit(task: Task, split: Split, log: Callable[[str], None] | None) -> dict[
     return report.to_dict(max_lines=100)
 
 
+def _spec(task: Task, rung: str, given: dict[str, Model] | None, model: Model) -> str:
+    return model.model_id if given and rung in given else task.model.for_rung(rung)
+
+
 def climb(
     task: Task,
     model: Model,
@@ -152,11 +169,23 @@ def climb(
     limit: int | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    resume: bool | Path = False,
+    task_file: Path | None = None,
+    models: dict[str, Model] | None = None,
+    judge: Judge | None = None,
 ) -> ClimbResult:
-    """Climb the ladder for ``task`` with ``model`` and write the run record. Returns its location."""
+    """Climb the ladder for ``task`` with ``model`` and write the run record. Returns its location.
+
+    ``resume``: a run directory to continue, or True to continue the newest unfinished run of the
+    same task and options in ``runs_dir`` if there is one (see resume.py). Finished items are kept
+    and not asked for again.
+    ``models``: a model per rung (default: ``model.rungs`` in the task file, else ``model``);
+    ``judge``: the LLM judge for ``metric = "judge"`` (default: built from the task's ``[judge]``).
+    """
     progress = progress or SilentProgress()
     started = time.time()
     split, data_info = load_split(task)
+    full_test = split.test
     if limit is not None:
         split = Split(split.train, split.validation[:limit], split.test[:limit])
         data_info["limit"] = limit
@@ -164,7 +193,22 @@ def climb(
     audit = _audit(task, split, log)
     schema = task.json_schema() if task.output.kind == "json" else None
     ctx = RunContext(task, split, schema, model.count_tokens)
+    # Before the record exists: labels a model cannot tell apart are an error, not a half-written run.
+    from tuneworth.decoding.plan import plan_decodings
+
+    decoding_plan = plan_decodings(task, schema, model.provider)
+    ctx.decodings = decoding_plan.modes
+    if log:
+        for skip in decoding_plan.skipped:
+            log(f"decoding {skip['mode']} skipped: {skip['reason']}")
     wanted = rungs or [name for name in RUNGS if getattr(task.rungs, name).enabled]
+    per_rung = rung_models(task, model, wanted, models)
+    judge_info: dict[str, Any] | None = None
+    if task.primary_metric == "judge":
+        # Rubric, calibration file and judge reachability are checked before the first paid call.
+        judge, judge_info = prepare_judge(task, full_test, judge, cache=model.cache is not None, log=log)
+    else:
+        judge = None
     header = {
         "tuneworth_version": __version__,
         "task": task.name,
@@ -175,20 +219,53 @@ def climb(
         "metric": task.primary_metric,
         "rungs": {},
         "audit": audit,
+        **({"judge": judge_info} if judge_info is not None else {}),
+        "decoding": {"modes": decoding_plan.modes, "skipped": decoding_plan.skipped},
         "started_at": started,
         "python": platform.python_version(),
     }
-    record = RunRecord(run_dir or new_run_dir(runs_dir, task.name), header)
+    fingerprint = run_fingerprint(header, wanted, limit)
+    header["resume"] = {
+        "fingerprint": fingerprint,
+        "rungs": wanted,
+        "limit": limit,
+        "task_file": str(task_file.resolve()) if task_file else None,
+    }
+    target = resume if isinstance(resume, Path) else None
+    if resume is True and run_dir is None:
+        target = find_resumable(runs_dir, task.name, fingerprint)
+    finished: dict[str, dict[str, Any]] = {}
+    if target is not None:
+        old = read_header(target)
+        check_resumable(target, old, header)
+        lock = RunLock(target)
+        if not lock.acquire():
+            raise ConfigError(
+                f"{target} is being written by another tuneworth process", hint="wait for it to finish"
+            )
+        kept = repair_items(target / "items.jsonl")
+        record = RunRecord.reopen(target, {**old, "resumed_at": [*old.get("resumed_at", []), started]}, kept)
+        finished = finished_items(kept)
+        if log:
+            log(f"resuming {target}: {len(kept)} finished items kept")
+    else:
+        record = RunRecord(run_dir or new_run_dir(runs_dir, task.name), header)
+        lock = RunLock(record.dir)
+        lock.acquire()
     rows: list[dict[str, Any]] = []
     status = "failed"
     try:
         for name in wanted:
             rung = load_rung(name)
             t0 = time.time()
+            rung_model = per_rung[name]
+            ctx.count_tokens = functools.lru_cache(maxsize=65536)(rung_model.count_tokens)
             total = (rung.planned_candidates(ctx) * len(split.validation)) + len(split.test)
             progress.start(rung.title, total)
             sink: Callable[[ItemResult], None] = lambda r: record.append(r.to_dict())  # noqa: E731
-            ev = Evaluator(ctx, model, sink=sink, advance=progress.advance)
+            ev = Evaluator(
+                ctx, rung_model, sink=sink, advance=progress.advance, finished=finished, judge=judge
+            )
             selection = rung.select(ctx, ev.validation_scores)
             ctx.chosen[name] = selection.chosen
             ev.run([selection.chosen], split.test, "test")
@@ -204,6 +281,7 @@ def climb(
                 name, rung.title, selection.chosen.config, test_items, task.primary_metric, task.seed
             )
             row["seconds"] = round(time.time() - t0, 1)
+            row["model"] = rung_model.model_id
             rows.append(row)
             record.header["rungs"][name] = {
                 "chosen": selection.chosen.config,
@@ -211,12 +289,35 @@ def climb(
                 "notes": selection.notes,
                 "system_prompt": selection.chosen.system,
                 "seconds": row["seconds"],
+                "model": {"spec": _spec(task, name, models, rung_model), "id": rung_model.model_id},
             }
+            if len(ctx.decodings) > 1:
+                from tuneworth.decoding.gap import compare_decodings
+
+                record.header["rungs"][name]["decoding"] = compare_decodings(
+                    [i for i in record.items if i["rung"] == name and i["phase"] == "validation"],
+                    selection.chosen.decoding,
+                )
+            sections = getattr(rung, "record_sections", None)
+            if sections is not None:  # a rung's own top-level record sections (L3: retrieval)
+                record.header.update(sections(ctx, selection, split.test))
             record.update()
             if log:
+                on = f" on {rung_model.model_id}" if rung_model is not model else ""
                 log(
-                    f"{rung.title}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
+                    f"{rung.title}{on}: chose {selection.chosen.id} (validation {max(c['score'] for c in selection.candidates):.3f})"
                 )
+                if "decoding" in record.header["rungs"][name]:
+                    log(f"{rung.title}: {record.header['rungs'][name]['decoding']['verdict']}")
+        from tuneworth.diagnosis import diagnose
+
+        # L3 fixes are knowledge only when it retrieved documents (dynamic few-shot fixes behaviour).
+        knowledge = {"L3"} if record.header.get("retrieval", {}).get("mode") == "documents" else set()
+        record.header["diagnosis"] = diagnose(
+            record.items, [r["name"] for r in rows], [ex.id for ex in split.test], knowledge
+        )
+        if log and record.header["diagnosis"].get("verdict"):
+            log(f"diagnosis: {record.header['diagnosis']['verdict']}")
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -225,9 +326,15 @@ def climb(
         record.update(
             finished_at=time.time(),
             seconds=round(time.time() - started, 1),
-            cache={"enabled": model.cache is not None, "hits": model.cache_hits},
+            cache={
+                "enabled": model.cache is not None,
+                "hits": sum({id(m): m.cache_hits for m in (model, *per_rung.values())}.values()),
+            },
         )
+        if (api := getattr(model.provider, "stats", None)) is not None:
+            record.update(api={**api, "concurrency": getattr(model.provider, "concurrency", {})})
         record.close(status)
+        lock.release()
     from tuneworth.report.markdown import render_markdown
 
     summary = {
@@ -238,9 +345,23 @@ def climb(
         "sizes": split.sizes(),
         "rungs": rows,
     }
+    if len({m.model_id for m in per_rung.values()}) > 1:
+        summary["models"] = {name: per_rung[name].model_id for name in wanted}
+    if judge_info is not None:
+        summary["judge"] = {k: v for k, v in judge_info.items() if k not in ("system_prompt", "user_template")}
+        if summary["judge"].get("calibration"):
+            summary["judge"]["calibration"] = {
+                k: v for k, v in judge_info["calibration"].items() if k != "items"
+            }
     if audit is not None:
         summary["audit"] = {k: audit[k] for k in ("status", "counts")} | {
             "checks": [{k: c[k] for k in ("name", "status", "reason")} for c in audit["checks"]]
         }
+    for section in ("retrieval", "diagnosis"):
+        if section in record.header:
+            summary[section] = record.header[section]
+    from tuneworth.decide.evidence import analyse
+
+    summary.update(analyse(record.header, record.items, summary))  # statistics, costs, decision
     record.write_summary(summary, render_markdown(record.header, summary))
     return ClimbResult(record.dir, summary)

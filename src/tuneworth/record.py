@@ -57,6 +57,17 @@ class RunRecord:
         self._items: IO[str] = open(self.dir / "items.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.items: list[dict[str, Any]] = []
 
+    @classmethod
+    def reopen(cls, directory: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> RunRecord:
+        """Continue an existing run: ``items`` are its finished items (already repaired on disk)."""
+        self = cls.__new__(cls)
+        self.dir = directory
+        self.header = {**header, "status": "running"}
+        write_json_atomic(self.dir / "record.json", self.header)
+        self._items = open(self.dir / "items.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.items = list(items)
+        return self
+
     def append(self, item: dict[str, Any]) -> None:
         self.items.append(item)
         self._items.write(json.dumps(item, ensure_ascii=False) + "\n")

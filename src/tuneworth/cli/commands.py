@@ -10,7 +10,7 @@ import click
 
 
 @click.command("climb")
-@click.argument("task", type=click.Path(path_type=Path))
+@click.argument("task", type=click.Path(path_type=Path), required=False)
 @click.option("--model", help="Model as provider/name (overrides the task file and $TUNEWORTH_MODEL).")
 @click.option(
     "--seed", type=int, help="Seed for splits and random demonstrations (overrides $TUNEWORTH_SEED)."
@@ -31,8 +31,19 @@ import click
     "--no-cache", is_flag=True, help="Do not read or write the completion cache (or set TUNEWORTH_CACHE=0)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(path_type=Path),
+    help="Continue this interrupted run directory (TASK and options default to the run's own).",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start a new run directory even if an unfinished run of the same command exists.",
+)
 def climb_cmd(
-    task: Path,
+    task: Path | None,
     model: str | None,
     seed: int | None,
     rungs: str | None,
@@ -41,8 +52,14 @@ def climb_cmd(
     out: Path | None,
     no_cache: bool,
     as_json: bool,
+    resume_dir: Path | None,
+    fresh: bool,
 ) -> None:
-    """Climb the ladder on TASK (a task directory or .toml file) and write a run record."""
+    """Climb the ladder on TASK (a task directory or .toml file) and write a run record.
+
+    Re-running the same command continues its newest unfinished run (finished items are kept and
+    not asked for again); --fresh starts over, --resume RUN_DIR continues a given run.
+    """
     from rich.console import Console
 
     from tuneworth.climb import climb
@@ -50,8 +67,24 @@ def climb_cmd(
     from tuneworth.models.registry import resolve_model
     from tuneworth.report.terminal import RichProgress, results_table
     from tuneworth.rungs import RUNGS
-    from tuneworth.task import load_task
+    from tuneworth.task import find_task_file, load_task
 
+    if resume_dir is not None:
+        from tuneworth.resume import read_header
+
+        if out is not None or fresh:
+            raise ConfigError("--resume cannot be combined with --out or --fresh")
+        old = read_header(resume_dir)
+        previous = old.get("resume") or {}
+        task = task or (Path(previous["task_file"]) if previous.get("task_file") else None)
+        if task is None:
+            raise ConfigError(f"{resume_dir} does not record its task file", hint="pass TASK as well")
+        model = model or old.get("model", {}).get("spec")
+        seed = seed if seed is not None else old.get("seed")
+        rungs = rungs or ",".join(previous.get("rungs") or []) or None
+        limit = limit if limit is not None else previous.get("limit")
+    if task is None:
+        raise click.UsageError("missing argument TASK (a task directory or .toml file)")
     t = load_task(task, model=model, seed=seed)
     wanted = [r.strip() for r in rungs.split(",") if r.strip()] if rungs else None
     for r in wanted or []:
@@ -73,6 +106,8 @@ def climb_cmd(
         limit=limit,
         progress=RichProgress(console),
         log=lambda s: console.print(f"  {s}"),
+        resume=resume_dir if resume_dir is not None else not (fresh or out is not None),
+        task_file=find_task_file(task),
     )
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
@@ -80,14 +115,20 @@ def climb_cmd(
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
+    from tuneworth.report.render import write_report
+
+    report = write_report(result.run_dir)
+    console.print(f"[bold]verdict:[/] {report.summary['decision']['verdict']}")
+    console.print(f"report: {report.html} (and report.md)")
     console.print(f"run record: {result.run_dir}")
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
-def report_cmd(run_dir: Path, as_json: bool) -> None:
-    """Re-render the results of a past run from its record."""
+@click.option("--no-html", is_flag=True, help="Only print; do not write report.html and report.md.")
+def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
+    """Re-render the results of a past run from its record (and write report.html + report.md)."""
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -107,6 +148,12 @@ def report_cmd(run_dir: Path, as_json: bool) -> None:
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
     Console().print(Markdown(render_details(header, summary)))
+    if not no_html:
+        from tuneworth.report.render import write_report
+
+        report = write_report(run_dir)
+        click.echo(f"verdict: {report.summary['decision']['verdict']}")
+        click.echo(f"report: {report.html} (and {report.markdown.name})")
 
 
 @click.command("validate")

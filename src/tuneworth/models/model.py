@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from tuneworth.errors import AuthError, ProviderError
+from tuneworth.errors import AuthError, ProviderError, QuotaError
 from tuneworth.models.base import ChatRequest, Completion, Provider
 from tuneworth.models.cache import CompletionCache, cacheable, request_key
 
@@ -71,6 +71,10 @@ class Model:
                         on_done(i, hits[k])
         todo = [i for i in range(len(requests)) if results[i] is None]
         order = sorted(todo, key=key)
+        each = getattr(self.provider, "generate_each", None)
+        if each is not None and order:
+            self._stream(each, requests, order, keys, results, on_done)
+            order = []
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             batch = [requests[i] for i in idx]
@@ -81,7 +85,7 @@ class Model:
                     raise ProviderError(
                         f"provider returned {len(outs)} completions for {len(batch)} requests"
                     )
-            except AuthError:
+            except (AuthError, QuotaError):
                 raise
             except ProviderError as e:
                 elapsed = (time.perf_counter() - t0) * 1000
@@ -101,3 +105,37 @@ class Model:
                 if on_done is not None:
                     on_done(i, out)
         return [r for r in results if r is not None]
+
+    def _stream(
+        self,
+        each: Callable[[Sequence[ChatRequest], Callable[[int, Completion], None]], None],
+        requests: Sequence[ChatRequest],
+        order: list[int],
+        keys: list[str | None],
+        results: list[Completion | None],
+        on_done: Callable[[int, Completion], None] | None,
+    ) -> None:
+        """Providers that answer one request at a time (API pools): no batch barrier, and each answer is
+        cached and handed on the moment it arrives, so an interruption loses at most what is in flight."""
+        t0 = time.perf_counter()
+
+        def done(j: int, out: Completion) -> None:
+            i = order[j]
+            results[i] = out
+            if self.cache is not None and (k := keys[i]) is not None:
+                self.cache.put_many(self.provider.model_id, [(k, out)])
+            if on_done is not None:
+                on_done(i, out)
+
+        try:
+            each([requests[i] for i in order], done)
+        except (AuthError, QuotaError):
+            raise
+        except ProviderError as e:
+            elapsed = (time.perf_counter() - t0) * 1000
+            for i in order:
+                if results[i] is None:
+                    out = Completion(error=f"{type(e).__name__}: {e.message}", latency_ms=elapsed)
+                    results[i] = out
+                    if on_done is not None:
+                        on_done(i, out)

@@ -9,6 +9,7 @@ from typing import Any
 RUNGS = {
     "L1": "tuneworth.rungs.prompting:PromptingRung",
     "L2": "tuneworth.rungs.fewshot:FewShotRung",
+    "L3": "tuneworth.rungs.rag:RagRung",
 }
 
 

@@ -1,0 +1,67 @@
+"""tuneworth's engine as a client: Evaluator -> Model -> OpenAIProvider, items appended to a run record.
+
+Usage: python ours.py URL N CONCURRENCY [TIMEOUT] -> one JSON line {"seconds", "completed", "errors", "api"}.
+Runs in the project's virtualenv. The clock covers the evaluation call only (imports and setup excluded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tuneworth.data.example import Example
+from tuneworth.data.split import Split
+from tuneworth.evaluate.runner import Evaluator
+from tuneworth.models.model import Model
+from tuneworth.models.openai import OpenAIProvider
+from tuneworth.record import RunRecord
+from tuneworth.rungs.base import RunContext, Strategy
+from tuneworth.task import DataConfig, ModelConfig, Task
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    url, n, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
+    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
+    config = ModelConfig(name="openai/echo", base_url=url, max_connections=c, timeout=timeout, max_retries=10)
+    task = Task(name="bench", data=DataConfig(path="unused.jsonl"), model=config)
+    items = [
+        Example(id=f"bench:{i}", input=f"Question {i}: what is {i} plus one?", output="ok") for i in range(n)
+    ]
+    ctx = RunContext(task, Split([], [], items), None, lambda s: len(s) // 4)
+    provider = OpenAIProvider("echo", config)
+    model = Model(provider, batch_size=provider.preferred_batch_size, cache=None)
+    with tempfile.TemporaryDirectory() as d:
+        record = RunRecord(Path(d) / "run", {"task": "bench"})
+        ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
+        strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
+        c0 = cpu()
+        t0 = time.perf_counter()
+        [results] = ev.run([strategy], items, "test")
+        seconds = time.perf_counter() - t0
+        cpu_seconds = cpu() - c0
+        record.close()
+    errors = sum(r.error is not None for r in results)
+    out = {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "completed": len(results) - errors,
+        "errors": errors,
+        "api": dict(provider.stats),
+    }
+    out["api"]["concurrency"] = provider.concurrency
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

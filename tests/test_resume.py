@@ -1,0 +1,193 @@
+"""Resume: a climb killed with SIGKILL at random moments, then resumed, ends with a complete record,
+no duplicates, and no finished item asked for again. Real CLI in a subprocess, real SDK, real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import make_label_rows, write_chat
+from tuneworth.climb import climb
+from tuneworth.errors import ConfigError
+from tuneworth.models.fake import FakeProvider
+from tuneworth.models.model import Model
+from tuneworth.record import load_record
+from tuneworth.resume import repair_items
+from tuneworth.task import load_task
+from tuneworth.testing.fault_server import FaultConfig, RunningServer, serve_in_thread
+
+TASK = """
+name = "resumable"
+seed = 7
+[data]
+path = "data.jsonl"
+validation_size = 12
+test_size = 15
+[prompt]
+system = "Classify the review."
+[output]
+kind = "label"
+labels = ["positive", "negative", "neutral"]
+[model]
+name = "openai/echo"
+base_url = "{url}"
+api_key_env = "TW_RESUME_KEY"
+max_connections = 4
+timeout = 10
+[rungs.L2]
+k = [1, 3]
+"""
+MAX_CONNECTIONS = 4
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with serve_in_thread(FaultConfig(latency_ms=15)) as s:
+        yield s
+
+
+def _task_dir(root: Path, url: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_chat(root / "data.jsonl", make_label_rows())
+    (root / "tuneworth.toml").write_text(TASK.format(url=url), encoding="utf-8")
+    return root
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "TUNEWORTH_HOME": str(home), "TUNEWORTH_CACHE": "1", "TW_RESUME_KEY": "sk-x"}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tuneworth", "climb", *args]
+
+
+def _keys(items: list[dict[str, object]]) -> list[str]:
+    return [json.dumps([i["rung"], i["phase"], i["config"], i["item_id"]], sort_keys=True) for i in items]
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _run_and_kill(cmd: list[str], env: dict[str, str], runs: Path, after_lines: int) -> bool:
+    """Start the climb; SIGKILL it once its items.jsonl has ``after_lines`` lines. False if it finished first."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            files = list(runs.glob("*/items.jsonl"))
+            if files and _lines(files[0]) >= after_lines:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sigkill_at_random_moments_then_resume(tmp_path: Path, server: RunningServer) -> None:
+    server.configure(latency_ms=15)
+    task = _task_dir(tmp_path / "task", server.url)
+    # Reference: one uninterrupted run (its own cache), to know the complete record.
+    ref_runs = tmp_path / "ref-runs"
+    subprocess.run(
+        _cli(str(task), "--runs-dir", str(ref_runs)),
+        env=_env(tmp_path / "ref-home"),
+        check=True,
+        capture_output=True,
+    )
+    [ref_dir] = list(ref_runs.iterdir())
+    _, ref_items, ref_summary = load_record(ref_dir)
+    distinct = server.stats()["distinct_bodies"]
+    assert len(ref_items) == distinct == server.stats()["requests"]  # one request per item, nothing repeated
+
+    for seed in range(3):
+        rng = random.Random(seed)
+        server.configure(latency_ms=15)
+        runs, home = tmp_path / f"runs-{seed}", tmp_path / f"home-{seed}"
+        cmd = _cli(str(task), "--runs-dir", str(runs))
+        kills = 0
+        for _ in range(2):
+            have = _lines(next(iter(runs.glob("*/items.jsonl")), runs / "none"))
+            at = have + rng.randint(1, max(1, len(ref_items) - have - 8))
+            kills += _run_and_kill(cmd, _env(home), runs, at)
+        [run_dir] = list(runs.iterdir())  # every attempt reused the same run directory
+        before = server.stats()["requests"]
+        finished_before = len(load_record(run_dir)[1])
+        # Seed 0 names the run explicitly; the others re-run the same command.
+        final = _cli("--resume", str(run_dir)) if seed == 0 else cmd
+        done = subprocess.run(final, env=_env(home), capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "resuming" in done.stderr and list(runs.iterdir()) == [run_dir]
+
+        header, items, summary = load_record(run_dir)
+        keys = _keys(items)
+        assert header["status"] == "finished" and kills == 2 and len(header["resumed_at"]) >= 1
+        assert not [k for k, n in Counter(keys).items() if n > 1], "duplicated items"
+        assert sorted(keys) == sorted(_keys(ref_items)), "lost items"
+        assert all(i["error"] is None for i in items)
+        strip = ("seconds", "latency_p50_ms", "latency_p95_ms")
+        assert summary is not None and ref_summary is not None
+        assert [{k: v for k, v in r.items() if k not in strip} for r in summary["rungs"]] == [
+            {k: v for k, v in r.items() if k not in strip} for r in ref_summary["rungs"]
+        ]
+        # Paid calls: only the requests in flight at each kill may have been sent twice.
+        after = server.stats(bodies=True)
+        assert after["distinct_bodies"] == distinct
+        repeated = after["requests"] - distinct
+        assert repeated <= kills * MAX_CONNECTIONS, (repeated, kills)
+        assert max(after["per_body"].values()) <= 1 + kills
+        # And the final resume asked only for what was not finished before it.
+        assert after["requests"] - before <= len(ref_items) - finished_before
+
+
+def test_repair_drops_torn_tail_and_errored_items(tmp_path: Path) -> None:
+    path = tmp_path / "items.jsonl"
+    ok = {"rung": "L1", "phase": "test", "config": {}, "item_id": "d:1", "error": None}
+    bad = {**ok, "item_id": "d:2", "error": "ProviderError: HTTP 500"}
+    path.write_text(json.dumps(ok) + "\n" + json.dumps(bad) + "\n" + '{"rung": "L1", "pha')
+    assert repair_items(path) == [ok]
+    assert path.read_text() == json.dumps(ok) + "\n"
+    assert repair_items(path) == [ok]  # idempotent
+
+
+def test_interrupted_climb_resumes_in_process(label_task: Path, tmp_path: Path) -> None:
+    task = load_task(label_task)
+    calls = {"n": 0}
+
+    def flaky(r: object) -> str:
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return "neutral"
+
+    with pytest.raises(KeyboardInterrupt):
+        climb(task, Model(FakeProvider(flaky), batch_size=4), runs_dir=tmp_path / "runs", rungs=["L1"])
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    header, partial, _ = load_record(run_dir)
+    assert header["status"] == "interrupted" and 0 < len(partial) < 63
+    fake = FakeProvider(lambda r: "neutral")
+    result = climb(task, Model(fake, batch_size=4), runs_dir=tmp_path / "runs", rungs=["L1"], resume=True)
+    assert result.run_dir == run_dir
+    _, items, _ = load_record(run_dir)
+    assert len(items) == len(set(_keys(items))) == 63
+    assert fake.calls == 63 - len(partial)  # finished items were not asked for again
+
+    with pytest.raises(ConfigError, match="different --limit"):
+        climb(task, Model(fake), runs_dir=tmp_path / "runs", rungs=["L1"], limit=5, resume=run_dir)
