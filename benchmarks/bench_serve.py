@@ -109,9 +109,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m", help="bundled name or HF directory")
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of one request per client")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of one request per client (0: skip chat)")
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--jobs", type=int, default=3, help="jobs.create -> running measurements (0: skip)")
+    ap.add_argument("--name", default="serve", help="results file: benchmarks/results/NAME.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -123,8 +124,9 @@ def main() -> None:
         server.start()
         try:
             result: dict[str, Any] = {"model": args.model}
-            print("chat throughput ...", file=sys.stderr, flush=True)
-            result["chat"] = asyncio.run(run_chat(server, args.clients, args.rounds, args.max_tokens, "tiny"))
+            if args.rounds:
+                print("chat throughput ...", file=sys.stderr, flush=True)
+                result["chat"] = asyncio.run(run_chat(server, args.clients, args.rounds, args.max_tokens, "tiny"))
             if args.jobs:
                 import importlib.util
 
@@ -138,7 +140,7 @@ def main() -> None:
 
     result["machine"] = {"torch": torch.__version__, "cuda": torch.cuda.is_available(),
                          "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
-    save("serve", result)
+    save(args.name, result)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -169,20 +170,26 @@ class Worker:
 
     def loop(self) -> None:
         self.recover()
-        try:  # import torch, transformers and PEFT while idle, so a new job starts training at once
-            import peft  # noqa: F401
-            import torch  # noqa: F401
-            import transformers.models.llama.modeling_llama  # noqa: F401
-
-            import tuneworth.finetune.local  # noqa: F401
-        except ImportError as e:
-            print(f"tuneworth worker: the local trainer is not available ({e})", file=sys.stderr)
+        # Import torch, transformers and PEFT in the background while idle, so a new job starts training
+        # sooner; claiming jobs (queued -> running) never waits for it.
+        threading.Thread(target=_preload, name="preload", daemon=True).start()
         while not self.should_exit():
             job = self.next_job()
             if job is None:
                 time.sleep(POLL_S)
                 continue
             self.run(job)
+
+
+def _preload() -> None:
+    try:
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers.models.llama.modeling_llama  # noqa: F401
+
+        import tuneworth.finetune.local  # noqa: F401
+    except ImportError as e:
+        print(f"tuneworth worker: the local trainer is not available ({e})", file=sys.stderr)
 
 
 def _lock(data_dir: Path, worker: Worker) -> Any:
