@@ -352,7 +352,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     return header, items, summary
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(audit=_json, diagnosis=_json, training=_json, flips=_json)
 def test_foreign_sections_of_any_shape_never_crash(small_run: Any, audit: Any, diagnosis: Any, training: Any, flips: Any) -> None:
     import json
