@@ -27,6 +27,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the HTML report test
 	$(VENV)/bin/pytest -q
 
 bench: setup

@@ -11,6 +11,9 @@ import pytest
 # Tests exercise real generation: the persistent completion cache is off unless a test turns it on
 # (subprocesses inherit this).
 os.environ["TUNEWORTH_CACHE"] = "0"
+# climb audits the data first; most tests only need its cheap checks (no embedding model load per
+# subprocess). tests/test_audit_climb.py runs the full audit inside a climb.
+os.environ.setdefault("TUNEWORTH_AUDIT", "cheap")
 
 LABELS = ["positive", "negative", "neutral"]
 WORDS = {

@@ -21,7 +21,7 @@ def test_init_validate_climb_report(tmp_path: Path) -> None:
     res = tw("climb", str(task), "--model", "fake/constant:positive", "--out", str(run), "--json")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
-    assert [r["name"] for r in summary["rungs"]] == ["L1", "L2"]
+    assert [r["name"] for r in summary["rungs"]] == ["L1", "L2", "L3"]  # L3: dynamic few-shot (no docs)
     assert (run / "summary.md").exists() and (run / "record.json").exists()
     rep = tw("report", str(run), "--json")
     assert json.loads(rep.stdout) == summary

@@ -57,13 +57,14 @@ def test_rules_variant_wins_when_only_it_works(label_task: Path, tmp_path: Path)
         if it["phase"] == "test":
             seen_test_in_selection.append(it["item_id"])
     assert not val_ids & test_ids
-    assert len(seen_test_in_selection) == 2 * len(test_ids)  # one chosen config per rung
+    n_rungs = len(summary["rungs"]) if summary else 0
+    assert len(seen_test_in_selection) == n_rungs * len(test_ids)  # one chosen config per rung
     assert summary is not None
     row = summary["rungs"][0]
     assert set(row) >= SUMMARY_KEYS
     assert row["score"] == 1.0 and row["n"] == 15 and row["errors"] == 0 and row["ci_low"] < 1.0
     assert row["metrics"] == {"unparseable": 0}
-    assert (result.run_dir / "summary.md").read_text().count("| L") == 2
+    assert (result.run_dir / "summary.md").read_text().count("| L") == n_rungs
 
 
 def test_fewshot_nearest_wins_and_demos_come_from_train(label_task: Path, tmp_path: Path) -> None:

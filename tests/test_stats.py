@@ -36,3 +36,14 @@ def test_percentile() -> None:
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([10], 95) == 10
     assert percentile([], 50) == 0.0
+
+
+def test_wilson_bounds_are_exact_at_the_extremes() -> None:
+    from tuneworth.evaluate.stats import wilson
+
+    for n in (1, 6, 7, 40, 1000):
+        assert wilson(0, n)[0] == 0.0
+        assert wilson(n, n)[1] == 1.0
+        for k in range(0, n + 1, max(1, n // 7)):
+            lo, hi = wilson(k, n)
+            assert lo <= k / n <= hi

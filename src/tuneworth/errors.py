@@ -72,5 +72,39 @@ class ContextLengthError(ProviderError):
     """The prompt does not fit the model's context window."""
 
 
+class TrainingError(TuneworthError):
+    """Fine-tuning failed (local trainer or a remote job); the message says why and what to change."""
+
+    exit_code = 1
+
+
+class TrainingCancelled(TrainingError):
+    """Training was stopped on request; the last checkpoint stays in the work directory for a resume."""
+
+    exit_code = 130
+
+
 class QuotaError(ProviderError):
     """The account has no quota or credit left (``insufficient_quota``); the run cannot continue."""
+
+
+class RetrievalWarning(UserWarning):
+    """Retrieval went on, but something deserves attention (a truncated query, a rebuilt index)."""
+
+
+class UnsupportedSchemaError(ConfigError):
+    """A JSON Schema the constrained decoder cannot compile; ``keyword`` names the culprit if known."""
+
+    def __init__(self, message: str, *, keyword: str | None = None) -> None:
+        what = f"JSON Schema keyword {keyword!r} is not supported" if keyword else "the JSON Schema is not supported"
+        super().__init__(
+            f"{what} by schema-guided decoding ({message.strip().splitlines()[0][:300]})",
+            hint="simplify the schema, or drop decoding mode 'constrained'/'schema' (free decoding still runs)",
+        )
+        self.keyword = keyword
+
+
+class RunFailed(TuneworthError):
+    """A run's step failed after its work was saved (exit code 1)."""
+
+    exit_code = 1

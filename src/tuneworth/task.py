@@ -80,6 +80,18 @@ class OutputConfig(_Strict):
             raise ValueError('output.labels is only for output.kind = "label"')
         if self.kind != "json" and self.schema_:
             raise ValueError('output.schema is only for output.kind = "json"')
+        if self.labels:
+            seen: dict[str, str] = {}
+            for label in self.labels:
+                # Answers are compared case- and space-insensitively, so such labels are the same answer.
+                key = " ".join(label.split()).lower()
+                if not key:
+                    raise ValueError("output.labels: a label is empty")
+                if key in seen:
+                    raise ValueError(
+                        f"output.labels: {label!r} duplicates {seen[key]!r}; every label must be distinct"
+                    )
+                seen[key] = label
         return self
 
 
@@ -102,6 +114,21 @@ class ModelConfig(_Strict):
     """API models: seconds before a request is abandoned."""
     max_retries: int = Field(default=6, ge=0, le=100)
     """API models: retries per request after 408/409/429/5xx, timeouts and connection errors."""
+    rungs: dict[str, str] = Field(default_factory=dict)
+    """A model per rung, e.g. ``{ L4 = "local/smollm2-135m" }`` (``provider/name``); other rungs use ``name``."""
+
+    @model_validator(mode="after")
+    def _rung_names(self) -> ModelConfig:
+        for rung, spec in self.rungs.items():
+            if not (len(rung) == 2 and rung[0] == "L" and rung[1].isdigit()):
+                raise ValueError(f"model.rungs: {rung!r} is not a rung name; use L1, L2, L3 or L4")
+            if "/" not in spec.strip("/"):
+                raise ValueError(f"model.rungs.{rung} = {spec!r} is not of the form provider/name")
+        return self
+
+    def for_rung(self, rung: str) -> str:
+        """The model spec a rung runs on."""
+        return self.rungs.get(rung, self.name)
 
 
 class PromptingRung(_Strict):
@@ -128,11 +155,104 @@ class FewShotRung(_Strict):
     """Demonstrations are dropped (farthest first) to keep prompts under this many tokens (estimated)."""
 
 
+DecodingMode = Literal["free", "constrained", "choice", "schema", "structured", "json_object"]
+DECODING_DEFAULT: tuple[DecodingMode, ...] = ("free", "constrained")
+
+
+class DecodingConfig(_Strict):
+    modes: list[DecodingMode] = Field(default_factory=lambda: list(DECODING_DEFAULT))
+    """How answers are decoded, each tried as a variant of L1 and L2: ``free`` generation, and
+    ``constrained``: label scoring (``choice``) for label tasks, JSON-Schema-guided decoding (``schema``)
+    for local models or Structured Outputs (``structured``) for API models on JSON tasks. A mode the
+    task or model cannot use is skipped with a note in the record."""
+
+
+class RagRung(_Strict):
+    enabled: bool = True
+    """Run L3: retrieval over ``data.docs``; a task without docs gets dynamic few-shot instead."""
+    k: list[int] = Field(default_factory=lambda: [2, 4])
+    """Numbers of retrieved chunks (without docs: most similar training examples) to try."""
+    context_tokens: list[int] = Field(default_factory=lambda: [256, 512])
+    """Token budgets for the retrieved context to try; chunks that do not fit are left out."""
+    search: Literal["grid", "coordinate"] = "coordinate"
+    """``grid`` tries every (k, budget); ``coordinate`` sweeps k at the largest budget, then smaller budgets."""
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    """Ranking: dense cosine + BM25 fused by reciprocal rank, or either alone."""
+    mmr: float | None = Field(default=None, ge=0, le=1)
+    """Maximal marginal relevance lambda (1 = relevance only); unset: no diversification."""
+    demos: bool = True
+    """Build on L2's chosen demonstrations (retrieval adds to the best prompt so far)."""
+    chunk_tokens: int = Field(default=128, ge=16, le=8192)
+    """Chunk size in the embedding model's tokens (all-MiniLM-L6-v2 reads at most 256)."""
+    chunk_overlap: int = Field(default=24, ge=0)
+    """Tokens shared by consecutive chunks of a section (at most half of chunk_tokens)."""
+    embedding: str = "local/all-MiniLM-L6-v2"
+    """Embedding model: the bundled ``local/all-MiniLM-L6-v2`` or ``openai/<embedding-model>``."""
+    embedding_base_url: str | None = None
+    """Base URL for ``openai/...`` embeddings (default ``$OPENAI_BASE_URL`` or OpenAI)."""
+
+    @model_validator(mode="after")
+    def _sizes(self) -> RagRung:
+        if not self.k or min(self.k) < 1:
+            raise ValueError("rungs.L3.k needs numbers >= 1")
+        if not self.context_tokens or min(self.context_tokens) < 16:
+            raise ValueError("rungs.L3.context_tokens needs budgets >= 16")
+        if self.chunk_overlap > self.chunk_tokens // 2:
+            raise ValueError("rungs.L3.chunk_overlap must be at most half of chunk_tokens")
+        return self
+
+
+class FineTuningRung(_Strict):
+    enabled: bool = False
+    """Run L4 in ``tuneworth climb`` (opt-in: training takes minutes on a CPU). ``tuneworth tune`` runs it alone."""
+    n_epochs: int | Literal["auto"] = "auto"
+    """Passes over the training data ("auto": ~3, more for tiny sets)."""
+    batch_size: int | Literal["auto"] = "auto"
+    """Examples per optimizer step ("auto": from the data size)."""
+    learning_rate_multiplier: float | Literal["auto"] = "auto"
+    """Scales the base LoRA learning rate (2e-4) or, remotely, the provider's."""
+    lora_r: int = Field(default=8, ge=1)
+    """LoRA rank (local training)."""
+    lora_alpha: int = Field(default=16, ge=1)
+    """LoRA scaling (local training)."""
+    target_modules: list[str] | None = None
+    """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
+    max_length: int = Field(default=512, ge=8)
+    """Longer training examples are dropped and reported (never silently truncated)."""
+    eval_every: int | None = Field(default=None, ge=1)
+    """Also compute the validation loss every N steps (always once per epoch)."""
+    early_stopping_patience: int | None = Field(default=2, ge=1)
+    """Stop after this many validation losses without improvement."""
+    suffix: str | None = None
+    """Middle part of the model id ``ft:<base>:<suffix>:<id>``."""
+    model: str | None = None
+    """Score this already fine-tuned model (e.g. ``local/ft:...``) instead of training one."""
+    poll_seconds: float = Field(default=5.0, gt=0)
+    """Remote jobs: seconds between status polls."""
+
+
 class RungsConfig(_Strict):
     L1: PromptingRung = Field(default_factory=PromptingRung)
     """L1: prompting."""
     L2: FewShotRung = Field(default_factory=FewShotRung)
     """L2: few-shot demonstrations."""
+    L3: RagRung = Field(default_factory=RagRung)
+    """L3: retrieval-augmented prompts (or dynamic few-shot without documents)."""
+    L4: FineTuningRung = Field(default_factory=FineTuningRung)
+    """L4: fine-tuning (LoRA locally, or a fine-tuning job on an OpenAI-shaped API)."""
+
+
+class ModelPrice(_Strict):
+    input: float = Field(ge=0)
+    """$ per 1M prompt tokens."""
+    output: float = Field(ge=0)
+    """$ per 1M completion tokens."""
+    training: float | None = Field(default=None, ge=0)
+    """$ per 1M trained tokens (dataset tokens x epochs)."""
+    ft_input: float | None = Field(default=None, ge=0)
+    """$ per 1M prompt tokens on the fine-tuned model (default: input x the table's markup)."""
+    ft_output: float | None = Field(default=None, ge=0)
+    """$ per 1M completion tokens on the fine-tuned model."""
 
 
 class EconomicsConfig(_Strict):
@@ -142,6 +262,88 @@ class EconomicsConfig(_Strict):
     """Model whose prices to use for cost estimates (e.g. ``openai/gpt-4o-mini``)."""
     human_hourly_rate: float = Field(default=100.0, ge=0)
     """Cost of an engineer hour, for the fixed costs of fine-tuning."""
+    data_prep_hours: tuple[float, float] = (10.0, 40.0)
+    """Engineer hours to prepare fine-tuning data: [low, high] (the decision uses the middle)."""
+    iteration_hours: tuple[float, float] = (5.0, 20.0)
+    """Engineer hours to iterate on fine-tuning runs: [low, high]."""
+    payback_months: float = Field(default=12.0, gt=0)
+    """Months in which fine-tuning's fixed costs must be repaid (the break-even horizon)."""
+    cost_per_error: float | None = Field(default=None, ge=0)
+    """Dollars a wrong answer costs the business; adds the value of errors avoided to break-even."""
+    local_device: str = "cpu-2core"
+    """Hardware whose $/hour prices local models (a key of the prices table's ``hardware``)."""
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Per-model price overrides ($/1M tokens), merged over the bundled dated table."""
+    hardware: dict[str, float] = Field(default_factory=dict)
+    """Hardware $/hour overrides, merged over the bundled table."""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> EconomicsConfig:
+        for key in ("data_prep_hours", "iteration_hours"):
+            lo, hi = getattr(self, key)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"economics.{key} must be [low, high] with 0 <= low <= high")
+        from tuneworth.decide.prices import load_prices
+
+        known = load_prices({"hardware": self.hardware}).hardware
+        if self.local_device not in known:
+            raise ValueError(
+                f"economics.local_device {self.local_device!r} is not in the prices table; use one of "
+                f"{', '.join(sorted(known))} or add it under [economics.hardware]"
+            )
+        return self
+
+
+class DecisionConfig(_Strict):
+    min_gain: float = Field(default=0.03, gt=0, lt=1)
+    """Smallest score gain worth acting on (0.03 = 3 points); smaller differences count as no gain."""
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Significance level of the paired tests (after Holm correction across comparisons)."""
+    power: float = Field(default=0.8, gt=0, lt=1)
+    """Power used for the minimum detectable effect and the test size needed."""
+
+
+class AuditConfig(_Strict):
+    enabled: bool = True
+    """``tuneworth climb`` audits the training data first and carries the result into the record."""
+    near_duplicate_threshold: float = Field(default=0.95, gt=0, le=1)
+    """Embedding cosine at or above which two inputs count as near-identical (duplicates, contradictions, leakage)."""
+    coverage_threshold: float = Field(default=0.7, gt=0, le=1)
+    """A production query is covered when some training input is at least this similar (cosine)."""
+    max_example_tokens: int | None = Field(default=None, ge=1)
+    """Length limit per example; default: 65536 for OpenAI models, 512 (local fine-tuning's max_length) otherwise."""
+    min_examples_per_class: int = Field(default=10, ge=1)
+    """Label tasks: fewer examples than this in a class is a warning."""
+    embed_limit: int = Field(default=5000, ge=0)
+    """``climb`` runs the embedding checks only up to this many examples (``tuneworth audit`` always does)."""
+
+
+TextMetric = Literal["exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding"]
+TEXT_METRICS: tuple[TextMetric, ...] = ("exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding")
+
+
+class ScoringConfig(_Strict):
+    pass_threshold: float | None = Field(default=None, ge=0, le=1)
+    """A continuous score at or above this counts as a pass: summaries add a pass rate (Wilson interval)."""
+    record: list[TextMetric] = Field(default_factory=lambda: list(TEXT_METRICS))
+    """Text tasks: the similarity metrics recorded for every item (the primary metric always is)."""
+
+
+class JudgeConfig(_Strict):
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(max_tokens=48))
+    """The judge model (``[judge.model]``: name, base_url, ...; any provider)."""
+    mode: Literal["pointwise", "pairwise"] = "pointwise"
+    """``pointwise``: a 1-5 score with a reason; ``pairwise``: the answer against the reference, A/B."""
+    rubric: str | None = None
+    """The rubric, inline. Pointwise rubrics give the scale: one line per score, ``1: ...`` to ``5: ...``."""
+    rubric_file: str | None = None
+    """The rubric in a file (instead of ``rubric``)."""
+    swap: bool = True
+    """Pairwise: judge both orders (answer as A, then as B) to cancel position bias."""
+    calibration: str | None = None
+    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5)."""
+    min_agreement: float = Field(default=0.5, ge=-1, le=1)
+    """Calibration: warn when the judge's Spearman correlation with people is below this."""
 
 
 class Task(_Strict):
@@ -154,11 +356,25 @@ class Task(_Strict):
     data: DataConfig
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
-    metric: Literal["exact", "normalized", "accuracy", "field_accuracy", "object_match"] | None = None
+    metric: (
+        Literal[
+            "exact", "normalized", "accuracy", "field_accuracy", "object_match",
+            "token_f1", "rouge_l", "chrf", "embedding", "judge",
+        ]
+        | None
+    ) = None
     """Primary score. Default: normalized (text), accuracy (label), field_accuracy (json)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     rungs: RungsConfig = Field(default_factory=RungsConfig)
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    """The training-data audit (``tuneworth audit``, and the first step of ``climb``)."""
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    """Pass threshold and the text metrics recorded per item."""
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    """The LLM judge, used when ``metric = "judge"``."""
 
     # Set by load_task, not by the file.
     base_dir: str = Field(default=".", exclude=True)
@@ -167,7 +383,7 @@ class Task(_Strict):
     @model_validator(mode="after")
     def _metric_fits(self) -> Task:
         allowed = {
-            "text": {"exact", "normalized"},
+            "text": {"exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding", "judge"},
             "label": {"accuracy", "exact"},
             "json": {"field_accuracy", "object_match", "exact"},
         }[self.output.kind]
@@ -297,3 +513,7 @@ def _check_paths(task: Task, file: Path) -> None:
         raise ConfigError(f"{file}: data.docs = {d.docs!r}: directory not found")
     if task.output.kind == "json":
         task.json_schema()
+    if task.primary_metric == "judge":
+        from tuneworth.judge.rubric import load_rubric
+
+        load_rubric(task, file)

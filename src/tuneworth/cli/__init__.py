@@ -12,7 +12,12 @@ import sys
 import click
 
 from tuneworth import __version__
+from tuneworth.cli.audit import audit_cmd
 from tuneworth.cli.commands import cache_cmd, climb_cmd, init_cmd, report_cmd, validate_cmd
+from tuneworth.cli.decide import cost_cmd, decide_cmd, estimate_cmd
+from tuneworth.cli.finetune import eval_cmd, prepare_cmd, tune_cmd
+from tuneworth.cli.rag import index_cmd, search_cmd
+from tuneworth.cli.serve import serve_cmd
 from tuneworth.errors import TuneworthError
 
 
@@ -27,6 +32,15 @@ cli.add_command(init_cmd)
 cli.add_command(report_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(cache_cmd)
+for _cmd in (decide_cmd, cost_cmd, estimate_cmd):
+    cli.add_command(_cmd)
+cli.add_command(audit_cmd)
+cli.add_command(serve_cmd)
+cli.add_command(index_cmd)
+cli.add_command(search_cmd)
+cli.add_command(prepare_cmd)
+cli.add_command(tune_cmd)
+cli.add_command(eval_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -115,14 +115,28 @@ def climb_cmd(
         Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
+    from tuneworth.errors import RunFailed
+    from tuneworth.report.render import write_report
+
+    try:
+        report = write_report(result.run_dir)
+    except Exception as e:  # the run is complete on disk; a report failure must not hide it
+        console.print(f"run record: {result.run_dir}")
+        raise RunFailed(
+            f"the run finished but its report could not be written ({type(e).__name__}: {e})",
+            hint=f"tuneworth report {result.run_dir} (TUNEWORTH_DEBUG=1 shows the traceback)",
+        ) from e
+    console.print(f"[bold]verdict:[/] {report.summary['decision']['verdict']}")
+    console.print(f"report: {report.html} (and report.md)")
     console.print(f"run record: {result.run_dir}")
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
-def report_cmd(run_dir: Path, as_json: bool) -> None:
-    """Re-render the results of a past run from its record."""
+@click.option("--no-html", is_flag=True, help="Only print; do not write report.html and report.md.")
+def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
+    """Re-render the results of a past run from its record (and write report.html + report.md)."""
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -142,6 +156,12 @@ def report_cmd(run_dir: Path, as_json: bool) -> None:
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
     Console().print(Markdown(render_details(header, summary)))
+    if not no_html:
+        from tuneworth.report.render import write_report
+
+        report = write_report(run_dir)
+        click.echo(f"verdict: {report.summary['decision']['verdict']}")
+        click.echo(f"report: {report.html} (and {report.markdown.name})")
 
 
 @click.command("validate")
@@ -153,6 +173,10 @@ def validate_cmd(task: Path) -> None:
 
     t = load_task(task)
     _split, info = load_split(t)
+    if t.primary_metric == "judge" and t.judge.calibration:
+        from tuneworth.judge.calibration import load_calibration
+
+        load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
     sizes = info["sizes"]
     click.echo(
         f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "

@@ -192,6 +192,7 @@ def _chat_example(obj: dict[str, Any], path: str, lineno: int, require_output: b
         system=system,
         history=tuple(turns[:-1]),
         source=f"{path}:{lineno}",
+        meta=_metadata(obj),
     )
 
 
@@ -216,7 +217,15 @@ def _pc_example(obj: dict[str, Any], path: str, lineno: int, require_output: boo
         )
     if not isinstance(out, str):
         raise DatasetError(f"{out_key!r} must be a string", path=path, line=lineno)
-    return Example(id=f"{Path(path).name}:{lineno}", input=inp, output=out, source=f"{path}:{lineno}")
+    return Example(
+        id=f"{Path(path).name}:{lineno}", input=inp, output=out, source=f"{path}:{lineno}", meta=_metadata(obj)
+    )
+
+
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``metadata`` object (e.g. gold ``sources`` for retrieval quality), kept on the Example."""
+    meta = obj.get("metadata")
+    return {"metadata": meta} if isinstance(meta, dict) else {}
 
 
 def _load_csv(text: str, path: str, require_output: bool) -> list[Example]:

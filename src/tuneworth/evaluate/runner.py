@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneworth.data.example import Example
 from tuneworth.evaluate.metrics import Score, score_json, score_label, score_text
 from tuneworth.evaluate.parse import parse_answer
+from tuneworth.evaluate.textmetrics import EmbeddingSimilarity, score_free_text
 from tuneworth.models.base import Completion
 from tuneworth.models.model import Model
 from tuneworth.resume import item_key
 from tuneworth.rungs.base import RunContext, Strategy
+
+if TYPE_CHECKING:
+    from tuneworth.judge.judge import Judge
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ItemResult:
     finish_reason: str = "stop"
     details: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+    decoding: str = "free"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class ItemResult:
             "finish_reason": self.finish_reason,
             "details": self.details,
             "cached": self.cached,
+            "decoding": self.decoding,
         }
 
 
@@ -70,6 +76,13 @@ class Scorer:
 
             self.validator = jsonschema.validators.validator_for(ctx.schema)(ctx.schema)
         self._gold: dict[str, Any] = {}
+        self.text_metrics = tuple(ctx.task.scoring.record)
+        self.threshold = ctx.task.scoring.pass_threshold
+        self.cosine: EmbeddingSimilarity | None = None
+        if self.kind == "text" and ("embedding" in self.text_metrics or self.metric == "embedding"):
+            self.cosine = EmbeddingSimilarity()
+            # One batch for every reference up front; answers are embedded as they arrive.
+            self.cosine.prime([ex.output for ex in (*ctx.split.validation, *ctx.split.test)])
 
     def gold(self, ex: Example) -> Any:
         if ex.id not in self._gold:
@@ -82,7 +95,19 @@ class Scorer:
             return score_json(parsed, self.gold(ex), self.metric, self.validator)
         if self.kind == "label":
             return score_label(parsed, ex.output, self.task.output.labels or [])
-        return score_text(parsed, parsed.value if cot else text, ex.output, self.metric)
+        if self.metric in ("exact", "normalized") and self.text_metrics == ():
+            return score_text(parsed, parsed.value if cot else text, ex.output, self.metric)
+        return score_free_text(
+            self.answer(text, cot), ex.output, self.metric, self.text_metrics, self.cosine, self.threshold,
+            parsed.ok,
+        )
+
+    def answer(self, text: str, cot: bool) -> str:
+        """The part of a completion that is scored (the text after ``Answer:`` for chain-of-thought)."""
+        if not cot:
+            return text
+        parsed = parse_answer(text, self.kind, self.task.output.labels, cot=True)
+        return str(parsed.value) if parsed.ok else text
 
 
 class Evaluator:
@@ -94,10 +119,12 @@ class Evaluator:
         sink: Callable[[ItemResult], None] | None = None,
         advance: Callable[[int], None] | None = None,
         finished: dict[str, dict[str, Any]] | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self.finished = finished or {}
         """Items already in the record (a resumed run), by ``resume.item_key``: kept, not asked again."""
         self.ctx = ctx
+        self.judge = judge if ctx.task.output.kind == "text" else None
         self.model = model
         self.scorer = Scorer(ctx)
         self.sink = sink
@@ -124,12 +151,18 @@ class Evaluator:
             i = todo[j]
             s, ex = pairs[i]
             results[i] = r = self._result(s, ex, c, phase)
-            if self.sink is not None:
+            if self.sink is not None and self.judge is None:
                 self.sink(r)
             if self.advance is not None:
                 self.advance(1)
 
         self.model.generate(requests, on_done=done)
+        if self.judge is not None:
+            # Judged after generation, all items in one batched call; recorded once judged.
+            self._judge(pairs, results)
+            for r in results:
+                if r is not None and self.sink is not None:
+                    self.sink(r)
         out: list[list[ItemResult]] = []
         for j in range(len(strategies)):
             chunk = results[j * len(items) : (j + 1) * len(items)]
@@ -151,6 +184,7 @@ class Evaluator:
                 c.latency_ms,
                 error=c.error,
                 finish_reason="error",
+                decoding=s.decoding,
             )
         sc = self.scorer.score(ex, c.text, s.cot)
         result = ItemResult(
@@ -168,7 +202,25 @@ class Evaluator:
             details=sc.details,
         )
         result.cached = bool(c.meta.get("cached"))
+        # What the provider actually did (an API may have fallen back), else what was asked for.
+        result.decoding = str(c.meta.get("decoding") or s.decoding)
         return result
+
+    def _judge(self, pairs: Sequence[tuple[Strategy, Example]], results: list[ItemResult | None]) -> None:
+        assert self.judge is not None
+        todo = [(k, r) for k, r in enumerate(results) if r is not None and r.error is None]
+        triples = []
+        for k, r in todo:
+            s, ex = pairs[k]
+            triples.append((ex.input, self.scorer.answer(r.output, s.cot), ex.output))
+        threshold = self.ctx.task.scoring.pass_threshold
+        for (_, r), j in zip(todo, self.judge.judge_many(triples), strict=True):
+            r.details["judge"] = j.to_dict()
+            r.score = j.value
+            if j.value is None:
+                r.valid = False
+            elif threshold is not None:
+                r.details["pass"] = j.value >= threshold
 
     def validation_scores(self, strategies: Sequence[Strategy]) -> list[float]:
         """Mean validation score per strategy (errored items excluded; all-errored scores 0)."""

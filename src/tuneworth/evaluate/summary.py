@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuneworth.evaluate.metrics import BINARY
-from tuneworth.evaluate.stats import percentile, score_ci
+from tuneworth.evaluate.stats import percentile, score_ci, wilson
+from tuneworth.evaluate.textmetrics import text_breakdown
+from tuneworth.judge.judge import judge_counts
 
 
 def summarize(
@@ -34,8 +36,28 @@ def summarize(
         "prompt_tokens_mean": round(sum(r["prompt_tokens"] for r in ok) / len(ok), 1) if ok else None,
         "completion_tokens_mean": round(sum(r["completion_tokens"] for r in ok) / len(ok), 1) if ok else None,
         "errors": len(items) - len(ok),
-        "metrics": breakdown(scored),
+        "metrics": {**breakdown(scored), **judge_counts([r["details"]["judge"] for r in ok if "judge" in (r.get("details") or {})])},
+        "decoding": decoding_of(items),
+        **pass_rate(scored),
     }
+
+
+def pass_rate(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pass rate (Wilson interval) where items carry a pass/fail against ``scoring.pass_threshold``."""
+    passes = [bool(r["details"]["pass"]) for r in scored if "pass" in (r.get("details") or {})]
+    if not passes:
+        return {}
+    lo, hi = wilson(sum(passes), len(passes))
+    return {"pass_rate": sum(passes) / len(passes), "pass_ci_low": lo, "pass_ci_high": hi}
+
+
+def decoding_of(items: Sequence[dict[str, Any]]) -> str:
+    """The decoding the items used: the common one, or ``a+b`` (most used first) when they differ."""
+    counts: dict[str, int] = {}
+    for r in items:
+        d = str(r.get("decoding") or "free")
+        counts[d] = counts.get(d, 0) + 1
+    return "+".join(sorted(counts, key=lambda d: -counts[d])) or "free"
 
 
 def breakdown(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -56,4 +78,5 @@ def breakdown(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if any("normalized" in d for d in details):
         out["exact_rate"] = sum(1 for d in details if d.get("exact")) / n
         out["normalized_rate"] = sum(1 for d in details if d.get("normalized")) / n
+    out.update(text_breakdown(details))
     return out

@@ -24,9 +24,11 @@ class ChatRequest:
     seed: int | None = None
     stop_after_json: bool = False
     """A hint: the caller reads only the first JSON object, so a provider may stop once it is complete."""
+    choices: tuple[str, ...] = ()
+    """Label scoring (``decoding = "choice"``): answer with the most likely of these strings."""
 
     def key(self) -> dict[str, Any]:
-        return {
+        key = {
             "messages": list(self.messages),
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
@@ -35,6 +37,9 @@ class ChatRequest:
             "seed": self.seed,
             "stop_after_json": self.stop_after_json,
         }
+        if self.choices:  # only when set, so keys of plain requests (and the cache) are unchanged
+            key["choices"] = list(self.choices)
+        return key
 
 
 @dataclass

@@ -143,11 +143,19 @@ class LocalProvider:
     def __init__(self, name: str, config: ModelConfig) -> None:
         self.name = name
         self.model_id = f"local/{name}"
-        self.path = model_dir(name)
-        self.model, self.tokenizer = load(self.path)
+        if name.startswith("ft:"):  # a fine-tuned adapter from the store: base + LoRA, merged
+            from tuneworth.finetune.store import adapter_dir, load_finetuned
+
+            self.path = adapter_dir(name)
+            self.model, self.tokenizer = load_finetuned(name)
+        else:
+            self.path = model_dir(name)
+            self.model, self.tokenizer = load(self.path)
         weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
         # The completion cache must not serve answers from other weights saved under the same path.
         self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
+        # Constrained decodings this provider can do (decoding/plan.py).
+        self.decodings = frozenset({"choice", "schema", "json_object"})
         self.reuse_prefix = True
         self.bucket_prefill = True
         self.prefiller = Prefiller(self.model, self.tokenizer.pad_token_id)
@@ -163,8 +171,65 @@ class LocalProvider:
         )
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """Label-scoring requests (``choices``) are scored; the rest are generated, constrained by
+        their ``response_format`` JSON Schema where they have one."""
+        scored = [i for i, r in enumerate(requests) if r.choices]
+        if not scored:
+            return self._generate(requests)
+        results: list[Completion | None] = [None] * len(requests)
+        by_labels: dict[tuple[str, ...], list[int]] = {}
+        for i in scored:
+            by_labels.setdefault(requests[i].choices, []).append(i)
+        for labels, idx in by_labels.items():
+            for i, c in zip(idx, self._choose([requests[i] for i in idx], labels), strict=True):
+                results[i] = c
+        rest = [i for i in range(len(requests)) if not requests[i].choices]
+        if rest:
+            for i, c in zip(rest, self._generate([requests[i] for i in rest]), strict=True):
+                results[i] = c
+        return [c for c in results if c is not None]
+
+    def check_choices(self, labels: Sequence[str]) -> None:
+        """Refuse label sets whose labels tokenize identically for this model (ConfigError)."""
+        from tuneworth.decoding.choice import check_labels
+
+        check_labels(self.tokenizer, labels, self.model_id)
+
+    def check_schema(self, schema: dict[str, Any]) -> None:
+        """Compile ``schema`` for guided decoding now; UnsupportedSchemaError names what it cannot do."""
+        from tuneworth.decoding.grammar import compile_schema, ll_tokenizer
+
+        compile_schema(schema, ll_tokenizer(self.tokenizer, self._vocab_size()))
+
+    def _vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    def _choose(self, requests: Sequence[ChatRequest], labels: tuple[str, ...]) -> list[Completion]:
+        from tuneworth.decoding.choice import label_token_ids, score_labels
+
+        tok = self.tokenizer
+        texts = [self.render(r) for r in requests]
+        ids_list: list[list[int]] = tok(texts, add_special_tokens=False)["input_ids"]
+        keys = [json.dumps(list(r.messages[:-1]), sort_keys=True) for r in requests]
+        input_ids, attention_mask, cache = self._batch_inputs(ids_list, keys)
+        label_ids = label_token_ids(tok, labels)
+        scores = score_labels(self.model, input_ids, attention_mask, cache, label_ids, tok.pad_token_id)
+        out = []
+        for i, row in enumerate(scores):
+            best = max(range(len(labels)), key=lambda j: row[j])
+            out.append(
+                Completion(
+                    text=labels[best],
+                    prompt_tokens=len(ids_list[i]),
+                    completion_tokens=len(label_ids[best]),
+                    meta={"decoding": "choice", "label_logprobs": dict(zip(labels, (round(x, 4) for x in row), strict=True))},
+                )
+            )
+        return out
+
+    def _generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
         tok = self.tokenizer
         texts = [self.render(r) for r in requests]
@@ -215,6 +280,12 @@ class LocalProvider:
             gen_kwargs["stopping_criteria"] = StoppingCriteriaList([_PerSequenceStop()])
         if cache is not None:
             gen_kwargs["cache"] = cache
+        grammars = self._grammars(requests)
+        if any(grammars):
+            from tuneworth.decoding.grammar import GrammarProcessor, ll_tokenizer
+
+            llt = ll_tokenizer(tok, self._vocab_size())
+            gen_kwargs["logits_processor"] = LogitsProcessorList([GrammarProcessor(grammars, llt, prompt_len)])
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **gen_kwargs)
         new = out[:, prompt_len:].tolist()
@@ -240,9 +311,22 @@ class LocalProvider:
                     prompt_tokens=prompt_tokens[i],
                     completion_tokens=n,
                     finish_reason=finish,
+                    meta={"decoding": "schema"} if grammars[i] else {},
                 )
             )
         return results
+
+    def _grammars(self, requests: Sequence[ChatRequest]) -> list[str | None]:
+        """Each request's compiled JSON-Schema grammar (from ``response_format``), or None."""
+        from tuneworth.decoding.grammar import schema_of
+
+        schemas = [schema_of(r.response_format) for r in requests]
+        if not any(s is not None for s in schemas):
+            return [None] * len(requests)
+        from tuneworth.decoding.grammar import compile_schema, ll_tokenizer
+
+        llt = ll_tokenizer(self.tokenizer, self._vocab_size())
+        return [compile_schema(s, llt) if s is not None else None for s in schemas]
 
     def _batch_inputs(self, ids_list: list[list[int]], keys: list[Any]) -> tuple[Any, Any, Any]:
         """Left-padded input ids, attention mask and (when worthwhile) a pre-filled batch cache."""

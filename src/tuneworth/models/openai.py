@@ -128,6 +128,9 @@ class OpenAIProvider:
         self.name = name
         self.model_id = f"openai/{name}" + (f"@{base_url}" if base_url else "")
         self.max_connections = config.max_connections
+        # Constrained decodings (decoding/api.py); formats the endpoint refused are not asked for again.
+        self.decodings = frozenset({"structured", "json_object", "choice"})
+        self.refused: dict[str, str] = {}
         self.preferred_batch_size = config.max_connections * 4
         self.timeout = config.timeout
         self.max_retries = config.max_retries
@@ -233,7 +236,9 @@ class OpenAIProvider:
             if not t.cancelled() and (exc := t.exception()) is not None:
                 raise exc
 
-    def _kwargs(self, r: ChatRequest) -> dict[str, Any]:
+    def _kwargs(self, r: ChatRequest, fmt: dict[str, Any] | None, logprobs: bool) -> dict[str, Any]:
+        from tuneworth.decoding.api import TOP_LOGPROBS
+
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": list(r.messages),
@@ -242,20 +247,74 @@ class OpenAIProvider:
         }
         if r.stop:
             kwargs["stop"] = list(r.stop)
-        if r.response_format:
-            kwargs["response_format"] = r.response_format
+        if fmt:
+            kwargs["response_format"] = fmt
+        if logprobs:
+            kwargs.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         if r.seed is not None:
             kwargs["seed"] = r.seed
         return kwargs
 
+    def _format(self, r: ChatRequest) -> tuple[dict[str, Any] | None, bool]:
+        """The response format and logprobs to ask for, after what this endpoint already refused."""
+        from tuneworth.decoding.api import FALLBACK
+
+        fmt = r.response_format
+        kind = fmt.get("type") if fmt else None
+        while kind in self.refused:  # an earlier request learnt that this endpoint refuses it
+            fmt = FALLBACK.get(str(kind))
+            kind = fmt.get("type") if fmt else None
+        return fmt, bool(r.choices) and "logprobs" not in self.refused
+
+    def _refusal(self, exc: BaseException, fmt: dict[str, Any] | None, logprobs: bool) -> str | None:
+        """Record and name what a 400/422 refused ("logprobs" or the format type), else None."""
+        import openai
+
+        from tuneworth.decoding.api import refuses_format, refuses_logprobs
+
+        if not isinstance(exc, openai.APIStatusError) or getattr(exc, "code", None) == "context_length_exceeded":
+            return None
+        if logprobs and refuses_logprobs(exc.status_code, exc.message):
+            self.refused["logprobs"] = exc.message
+            return "logprobs"
+        if fmt and refuses_format(exc.status_code, exc.message):
+            self.refused[str(fmt.get("type"))] = exc.message
+            return str(fmt.get("type"))
+        return None
+
+    def _decoded(self, r: ChatRequest, c: Completion, choice: dict[str, Any],
+                 fmt: dict[str, Any] | None, logprobs: bool) -> Completion:
+        """Mark which decoding answered; label tasks pick the label from the logprobs."""
+        from tuneworth.decoding.api import DECODING_OF, pick_label
+
+        if r.choices:
+            label, scores = pick_label(c.text, _namespace(choice.get("logprobs")), r.choices)
+            if label is not None and (scores or logprobs):
+                c.meta.update(decoding="choice", label_logprobs=scores)
+                c.text = label
+            else:
+                c.meta["decoding"] = "free"  # no logprobs from this endpoint: the generated text stands
+        elif r.response_format:
+            kind = fmt.get("type") if fmt else None
+            c.meta["decoding"] = DECODING_OF.get(kind, "free")
+            if kind != r.response_format.get("type"):
+                c.meta["fallback"] = "endpoint refused " + ", ".join(
+                    k for k in ("json_schema", "json_object") if k in self.refused
+                )
+        return c
+
     async def _one(self, i: int, r: ChatRequest, on_done: Callable[[int, Completion], None]) -> None:
         assert self._limit is not None
-        limit, kwargs, attempt = self._limit, self._kwargs(r), 0
+        limit, attempt = self._limit, 0
         while True:
             attempt += 1
             await limit.acquire()
+            # After acquiring: a format refused while this request waited is not asked for again.
+            fmt, logprobs = self._format(r)
+            kwargs = self._kwargs(r, fmt, logprobs)
             t0 = time.perf_counter()
             failure: Failure | None = None
+            refused: str | None = None
             try:
                 # The SDK's generic ``post`` (its documented way to call any endpoint) with our
                 # plain-JSON body: ``chat.completions.create`` would re-walk every message through
@@ -277,13 +336,20 @@ class OpenAIProvider:
                     finish_reason=choice.get("finish_reason") or "stop",
                     meta={"attempts": attempt} if attempt > 1 else {},
                 )
+                completion = self._decoded(r, completion, choice, fmt, logprobs)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                failure = classify(e, self.model_id, self.timeout)
+                refused = self._refusal(e, fmt, logprobs)
+                if refused is None:
+                    failure = classify(e, self.model_id, self.timeout)
             finally:
                 await limit.release()
             self.stats["requests"] += 1
+            if refused is not None:  # step down (Structured Outputs -> json_object -> free; no logprobs)
+                self.stats["refused_" + refused] += 1
+                attempt -= 1  # a refusal is not a failed attempt
+                continue
             if failure is None:
                 limit.success()
                 on_done(i, completion)
@@ -314,3 +380,14 @@ class OpenAIProvider:
 
 def create(name: str, config: ModelConfig) -> OpenAIProvider:
     return OpenAIProvider(name, config)
+
+
+def _namespace(value: Any) -> Any:
+    """JSON (dicts and lists) as attribute objects, the shape the SDK's typed responses have."""
+    from types import SimpleNamespace
+
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_namespace(v) for v in value]
+    return value

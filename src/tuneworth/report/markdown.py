@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.report.diagnosis import render_diagnosis, render_retrieval
 from tuneworth.report.format import COLUMNS, cells
 
 
@@ -22,7 +23,26 @@ def render_markdown(header: dict[str, Any], summary: dict[str, Any]) -> str:
     for row in summary["rungs"]:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
     lines.append("")
+    lines += model_and_judge_lines(summary)
     return "\n".join(lines) + "\n" + render_details(header, summary)
+
+
+def model_and_judge_lines(summary: dict[str, Any]) -> list[str]:
+    """Each rung's model (when they differ) and the judge's calibration and warnings."""
+    lines = []
+    for name, model in (summary.get("models") or {}).items():
+        lines.append(f"- {name} model: `{model}`")
+    judge = summary.get("judge")
+    if judge:
+        lines.append(f"- judge: `{judge['model']}` ({judge['mode']})")
+        cal = judge.get("calibration")
+        if cal and cal.get("spearman") is not None:
+            lo, hi = cal["spearman_ci"]
+            kappa = f", quadratic kappa {cal['kappa_quadratic']}" if cal.get("kappa_quadratic") is not None else ""
+            lines.append(f"- judge agreement with people: Spearman {cal['spearman']:.2f} [{lo:.2f}, {hi:.2f}] on {cal['scored']} items{kappa}")
+        for w in judge.get("warnings") or []:
+            lines.append(f"- **warning**: {w}")
+    return [*lines, ""] if lines else []
 
 
 def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
@@ -36,6 +56,8 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
             parts += [f"{f} {v:.0%}" for f, v in (m.get("field_accuracy") or {}).items()]
             lines.append(f"- {row['name']} details: " + ", ".join(parts))
     lines.append("")
+    for skip in (header.get("decoding") or {}).get("skipped", []):
+        lines.append(f"- decoding {skip['mode']} skipped: {skip['reason']}")
     for name, info in header.get("rungs", {}).items():
         lines.append(f"## {name}: validation scores")
         lines.append("")
@@ -45,5 +67,12 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
             lines.append(f"- {cfg}: {cand['score']:.3f}{mark}")
         for note in info.get("notes", []):
             lines.append(f"- note: {note}")
+        if info.get("decoding"):
+            lines.append(f"- format gap: {info['decoding']['verdict']}")
         lines.append("")
+    if header.get("audit"):
+        from tuneworth.audit.render import render_markdown as audit_markdown
+
+        lines.append(audit_markdown(header["audit"]))
+    lines += render_retrieval(header.get("retrieval")) + render_diagnosis(header.get("diagnosis"))
     return "\n".join(lines)

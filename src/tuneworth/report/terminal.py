@@ -41,6 +41,11 @@ class RichProgress:
         if self._progress is not None:
             self._progress.advance(self._task, n)
 
+    def note(self, text: str) -> None:
+        """Replace the bar's description (e.g. with the current training loss)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+
     def stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()
@@ -49,11 +54,11 @@ class RichProgress:
 
 def results_table(summary: dict[str, Any]) -> Table:
     sizes = summary["sizes"]
-    table = Table(
-        title=f"{summary['task']} · {summary['model']} · {summary['metric']} on {sizes['test']} test items"
-    )
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col in ("rung", "chosen") else "right")
+    per_rung = "models" in summary  # a model per rung: name each row's model
+    model = "a model per rung" if per_rung else summary["model"]
+    table = Table(title=f"{summary['task']} · {model} · {summary['metric']} on {sizes['test']} test items")
+    for col in [*COLUMNS, *(["model"] if per_rung else [])]:
+        table.add_column(col, justify="left" if col in ("rung", "chosen", "model") else "right")
     for row in summary["rungs"]:
-        table.add_row(*cells(row))
+        table.add_row(*cells(row), *([row.get("model", "")] if per_rung else []))
     return table

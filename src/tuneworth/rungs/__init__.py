@@ -9,6 +9,8 @@ from typing import Any
 RUNGS = {
     "L1": "tuneworth.rungs.prompting:PromptingRung",
     "L2": "tuneworth.rungs.fewshot:FewShotRung",
+    "L3": "tuneworth.rungs.rag:RagRung",
+    "L4": "tuneworth.rungs.finetuning:FineTuningRung",
 }
 
 

@@ -26,6 +26,8 @@ class RunContext:
     count_tokens: Callable[[str], int]
     # Filled in as the climb goes: rung name -> chosen Strategy.
     chosen: dict[str, Strategy] = field(default_factory=dict)
+    # Decodings to try as variants (decoding/plan.py); "free" only unless the climb plans more.
+    decodings: list[str] = field(default_factory=lambda: ["free"])
 
     def __post_init__(self) -> None:
         # Demonstration budgets count the same texts for every item and every k: count each once.
@@ -47,13 +49,20 @@ class Strategy:
     cot: bool = False
     demos: Callable[[Example], list[Example]] | None = None
     notes: list[str] = field(default_factory=list)
+    decoding: str = "free"
+    """``free``, or a constrained decoding (``choice``, ``schema``, ``structured``, ``json_object``)."""
+    response_format: dict[str, Any] | None = None
+    choices: tuple[str, ...] = ()
+    # Per-item text appended to the system prompt (L3: retrieved document chunks with source tags).
+    context: Callable[[Example], str] | None = None
 
     @property
     def id(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.config.items())
 
     def messages(self, ex: Example) -> tuple[dict[str, str], ...]:
-        msgs = [{"role": "system", "content": self.system}]
+        extra = self.context(ex) if self.context else ""
+        msgs = [{"role": "system", "content": f"{self.system}\n\n{extra}" if extra else self.system}]
         for d in self.demos(ex) if self.demos else []:
             msgs.append({"role": "user", "content": d.input})
             msgs.append({"role": "assistant", "content": d.output})
@@ -69,6 +78,8 @@ class Strategy:
             temperature=task.model.temperature,
             seed=task.seed,
             stop_after_json=task.output.kind == "json" and not self.cot,
+            response_format=self.response_format,
+            choices=self.choices,
         )
 
 

@@ -3,8 +3,8 @@
 Demonstrations come only from the train split and go in as real user/assistant turns. The system
 prompt is L1's best non-chain-of-thought prompt (demonstrations show plain answers, so they would
 contradict a reasoning prompt). ``random`` and ``stratified`` use one fixed set for every item
-(which lets a provider reuse the shared prefix); ``nearest`` picks per item by TF-IDF similarity,
-most similar last (closest to the query). Prompts stay under ``max_prompt_tokens``.
+(which lets a provider reuse the shared prefix); ``nearest`` picks per item by embedding cosine
+(all-MiniLM-L6-v2, ``retrieval/neighbours.py``), most similar last (closest to the query). Prompts stay under ``max_prompt_tokens``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
-from tuneworth.retrieval.lexical import TfidfIndex
+from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompting import PromptingRung
 
@@ -26,19 +26,20 @@ class FewShotRung:
     title = "L2 few-shot"
 
     def __init__(self) -> None:
-        self._index: tuple[list[Example], TfidfIndex] | None = None
+        self._index: tuple[list[Example], EmbeddingNeighbours] | None = None
 
-    def index(self, train: list[Example]) -> TfidfIndex:
-        """The TF-IDF index over train inputs, built once and shared by every nearest-neighbour k."""
+    def index(self, train: list[Example]) -> EmbeddingNeighbours:
+        """The embedding index over train inputs, built once and shared by every nearest-neighbour k."""
         if self._index is None or self._index[0] is not train:
-            self._index = (train, TfidfIndex([ex.input for ex in train]))
+            self._index = (train, EmbeddingNeighbours([ex.input for ex in train]))
         return self._index[1]
 
     def base_strategy(self, ctx: RunContext) -> Strategy:
         chosen = ctx.chosen.get("L1")
         if chosen is not None and not chosen.cot:
             return chosen
-        options = [s for s in PromptingRung().strategies(ctx) if not s.cot]
+        plain = [s for s in PromptingRung().strategies(ctx) if not s.cot]
+        options = [s for s in plain if s.decoding == "free"] or plain
         by_variant = {s.config["variant"]: s for s in options}
         # Without an L1 result (or when L1 chose CoT), the format variant is the natural base.
         return by_variant.get("format") or by_variant.get("base") or options[0]
@@ -58,9 +59,10 @@ class FewShotRung:
 
     def planned_candidates(self, ctx: RunContext) -> int:
         cfg = ctx.task.rungs.L2
+        extra = len(ctx.decodings) - 1  # the other decodings, tried at the chosen demonstrations
         if cfg.search == "grid":
-            return len(self.plan(ctx))
-        return len(cfg.selection) + len(self.ks(ctx)) - 1
+            return len(self.plan(ctx)) + extra
+        return len(cfg.selection) + len(self.ks(ctx)) - 1 + extra
 
     def strategy(self, ctx: RunContext, k: int, selection: str) -> Strategy:
         base = self.base_strategy(ctx)
@@ -90,6 +92,7 @@ class FewShotRung:
             rng.shuffle(fixed)
         else:
             index = self.index(train)
+            index.prefetch([ex.input for ex in ctx.split.validation])  # one batched embedding call
 
             def picker(ex: Example) -> list[Example]:
                 hits = index.search(ex.input, k)
@@ -118,7 +121,12 @@ class FewShotRung:
             return kept
 
         config: dict[str, Any] = {"k": k, "selection": selection, "prompt": base.config.get("variant")}
-        return Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+        strategy = Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+        if base.decoding != "free":  # demonstrations keep L1's chosen decoding
+            from tuneworth.decoding.plan import with_decoding
+
+            strategy = with_decoding(strategy, base.decoding, ctx.labels, ctx.schema)
+        return strategy
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
         cfg = ctx.task.rungs.L2
@@ -140,4 +148,20 @@ class FewShotRung:
             )
         # Ties go to fewer demonstrations (cheaper prompts), then to the earlier candidate.
         best = max(range(len(candidates)), key=lambda i: (all_scores[i], -candidates[i].config["k"], -i))
+        others = [m for m in ctx.decodings if m != candidates[best].decoding]
+        if others:
+            # Like for like: the other decodings are tried with the chosen demonstrations too.
+            from tuneworth.decoding.plan import with_decoding
+
+            winner = candidates[best]
+            alt = [with_decoding(winner, m, ctx.labels, ctx.schema) for m in others]
+            alt_scores = score(alt)
+            table += [{"config": s.config, "score": sc} for s, sc in zip(alt, alt_scores, strict=True)]
+            notes.append(f"decodings compared at the chosen demonstrations: {', '.join(others)}")
+            # Ties keep the decoding chosen so far.
+            top = max(range(len(alt)), key=lambda i: (alt_scores[i], -i))
+            if alt_scores[top] > all_scores[best]:
+                best = len(candidates) + top
+            candidates += alt
+            all_scores += alt_scores
         return Selection(candidates[best], table, notes)

@@ -40,6 +40,15 @@ class PromptingRung:
                 out.append(Strategy("L1", {"variant": "cot"}, system, task.rungs.L1.cot_max_tokens, cot=True))
         for name, text in task.prompt.variants.items():
             out.append(Strategy("L1", {"variant": f"custom:{name}"}, text.strip(), max_tokens))
+        # Each constrained decoding is a variant of every plain prompt (reasoning needs free text).
+        constrained = [m for m in ctx.decodings if m != "free"]
+        if constrained:
+            from tuneworth.decoding.plan import with_decoding
+
+            plain = [s for s in out if not s.cot]
+            if "free" not in ctx.decodings:
+                out = []
+            out += [with_decoding(s, m, ctx.labels, schema) for m in constrained for s in plain]
         return out
 
     def planned_candidates(self, ctx: RunContext) -> int:

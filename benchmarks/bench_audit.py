@@ -1,0 +1,201 @@
+"""Audit speed.
+
+1. Format + size checks on N chat JSONL lines (default 100k), against a plain pure-Python implementation of
+   the OpenAI cookbook's chat fine-tuning data checks (format error loop + per-message token counting),
+   in the same process, on the same file. Both count tokens with the same tokenizer (SmolLM2's, via the
+   Rust ``tokenizers`` library; the cookbook uses tiktoken, which is not installed here).
+2. The full audit (all nine checks, with embeddings) on 10k restaurant8k examples, with a production
+   sample and a test file, when ../shared is present.
+
+    python benchmarks/bench_audit.py [--lines 100000] [--full 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import save
+
+WORDS = ["order", "refund", "parcel", "invoice", "account", "password", "delivery", "charge", "broken", "table", "booking", "tonight", "people", "please", "thanks", "when", "where", "why", "could", "would", "my", "the", "a", "for", "to", "at", "and", "with", "on", "is", "it", "was", "not"]
+
+
+def synth(path: Path, n: int, seed: int = 0) -> None:
+    """n chat lines (system, user, assistant), 1 in 1000 malformed in some way."""
+    rng = random.Random(seed)
+    system = "You triage customer support messages for an online shop. Answer with one JSON object."
+    bad = [
+        "not json at all",
+        '{"messages": [{"role": "robot", "content": "x"}]}',
+        '{"messages": [{"role": "user", "content": "x"}]}',
+        '{"messages": "nope"}',
+    ]
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            if i % 1000 == 999:
+                f.write(bad[(i // 1000) % len(bad)] + "\n")
+                continue
+            user = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 40))) + f" #{i}"
+            answer = json.dumps({"category": rng.choice(["billing", "shipping", "account"]), "id": i})
+            msgs = [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": answer},
+            ]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+
+
+def cookbook(path: Path, tokenizer: Any) -> dict[str, Any]:
+    """The OpenAI cookbook's chat data checks, as plain Python (made tolerant of unparseable lines)."""
+    dataset = []
+    format_errors: dict[str, int] = defaultdict(int)
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                dataset.append(json.loads(line))
+            except json.JSONDecodeError:
+                format_errors["invalid_json"] += 1
+    for ex in dataset:
+        if not isinstance(ex, dict):
+            format_errors["data_type"] += 1
+            continue
+        messages = ex.get("messages", None)
+        if not messages or not isinstance(messages, list):
+            format_errors["missing_messages_list"] += 1
+            continue
+        for message in messages:
+            if "role" not in message or "content" not in message:
+                format_errors["message_missing_key"] += 1
+            if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+                format_errors["message_unrecognized_key"] += 1
+            if message.get("role", None) not in ("system", "user", "assistant", "function"):
+                format_errors["unrecognized_role"] += 1
+            content = message.get("content", None)
+            function_call = message.get("function_call", None)
+            if (not content and not function_call) or not isinstance(content, str):
+                format_errors["missing_content"] += 1
+        if not any(m.get("role", None) == "assistant" for m in messages):
+            format_errors["example_missing_assistant_message"] += 1
+    t_format = time.perf_counter()
+
+    def num_tokens(messages: list[dict[str, Any]]) -> int:
+        n = 0
+        for message in messages:
+            n += 3
+            for key, value in message.items():
+                n += len(tokenizer.encode(value, add_special_tokens=False).ids)
+                if key == "name":
+                    n += 1
+        return n + 3
+
+    lengths = [num_tokens(ex["messages"]) for ex in dataset if isinstance(ex, dict) and isinstance(ex.get("messages"), list)
+               and all(isinstance(m, dict) and isinstance(m.get("content"), str) and isinstance(m.get("role"), str) for m in ex["messages"])]
+    lengths.sort()
+    return {"format_errors": dict(format_errors), "examples": len(lengths), "tokens": sum(lengths),
+            "p50": lengths[len(lengths) // 2], "max": lengths[-1], "t_format": t_format}
+
+
+def bench_format(n: int) -> dict[str, Any]:
+    from tokenizers import Tokenizer
+
+    from tuneworth.audit.checks import format as fmt
+    from tuneworth.audit.checks import size
+    from tuneworth.audit.context import AuditContext
+    from tuneworth.audit.reader import read_dataset
+    from tuneworth.audit.tokens import _tokenizer_file, token_counter
+
+    tok_path = _tokenizer_file("local/smollm2-135m")
+    assert tok_path is not None, "run a climb once so the SmolLM2 tokenizer is converted"
+    token_counter("local/smollm2-135m")  # load both tokenizers outside the timings
+    baseline_tok = Tokenizer.from_file(str(tok_path))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "data.jsonl"
+        synth(path, n)
+        mb = path.stat().st_size / 1e6
+        t0, c0 = time.perf_counter(), time.process_time()
+        ds = read_dataset(path)
+        ctx = AuditContext(data=ds, kind="json")
+        f_res = fmt.run(ctx)
+        t_fmt, c_fmt = time.perf_counter(), time.process_time()
+        s_res = size.run(ctx)
+        ours, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t1, c1 = time.perf_counter(), time.process_time()
+        cb = cookbook(path, baseline_tok)
+        base, base_cpu = time.perf_counter() - t1, time.process_time() - c1
+    return {
+        "lines": n,
+        "megabytes": round(mb, 1),
+        "tuneworth_format_s": round(t_fmt - t0, 2),
+        "tuneworth_format_and_size_s": round(ours, 2),
+        "cookbook_format_s": round(cb["t_format"] - t1, 2),
+        "cookbook_format_and_tokens_s": round(base, 2),
+        "speedup_vs_cookbook": round(base / ours, 2),
+        "tuneworth_format_cpu_s": round(c_fmt - c0, 2),
+        "tuneworth_format_and_size_cpu_s": round(ours_cpu, 2),
+        "cookbook_format_and_tokens_cpu_s": round(base_cpu, 2),
+        "tuneworth_problems": f_res.metrics["by_kind"],
+        "tuneworth_bad_lines": f_res.metrics["bad_lines"],
+        "cookbook_errors": cb["format_errors"],
+        "tuneworth_tokens": s_res.metrics["tokens"]["total"],
+        "cookbook_tokens": cb["tokens"],
+    }
+
+
+def bench_full(n: int) -> dict[str, Any] | None:
+    from restaurant8k import SHARED, convert
+
+    from tuneworth.audit import audit
+
+    if not (SHARED / "train.json").is_file():
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        train = convert("train", root / "train.jsonl")
+        test_all = convert("test", root / "test_all.jsonl")
+        lines = train.read_text(encoding="utf-8").splitlines() + test_all.read_text(encoding="utf-8").splitlines()
+        data = root / "data.jsonl"
+        data.write_text("\n".join(lines[:n]) + "\n", encoding="utf-8")
+        rest = lines[n:]
+        test = root / "test.jsonl"
+        test.write_text("\n".join(rest[:500]) + "\n", encoding="utf-8")
+        prod = root / "production.txt"
+        prod.write_text("\n".join(json.loads(x)["messages"][1]["content"] for x in rest[500:1000]) + "\n", encoding="utf-8")
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = audit(data, production=prod, test=test)
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "examples": report.n_examples,
+        "production": 500,
+        "test": 500,
+        "seconds": round(total, 1),
+        "cpu_seconds": round(cpu, 1),
+        "per_check_s": {c.name: c.seconds for c in report.checks},
+        "statuses": {c.name: c.status for c in report.checks},
+        "note": "embedding model load + embedding 11k texts are counted in the first check that needs them (duplicates)",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=100_000)
+    ap.add_argument("--full", type=int, default=10_000)
+    args = ap.parse_args()
+    result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
+    result["format_and_size"] = bench_format(args.lines)
+    if args.full:
+        result["full_audit"] = bench_full(args.full)
+    result["load_average_after"] = os.getloadavg()
+    save("audit", result)
+
+
+if __name__ == "__main__":
+    main()

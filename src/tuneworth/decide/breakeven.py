@@ -1,0 +1,61 @@
+"""Break-even: the monthly volume at which fine-tuning's fixed costs are repaid within the payback
+horizon by its per-request savings over the best cheaper rung (plus, optionally, the value of the
+errors it avoids). "Never" when fine-tuning costs more per request and avoids no paid-for errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def break_even(
+    fixed_usd: float,
+    tuned_usd_per_request: float,
+    base_usd_per_request: float,
+    *,
+    payback_months: float = 12.0,
+    score_gain: float | None = None,
+    cost_per_error: float | None = None,
+) -> dict[str, Any]:
+    """Requests per month at which ``fixed_usd`` is repaid in ``payback_months``; None means never."""
+    saving = base_usd_per_request - tuned_usd_per_request
+    value = 0.0
+    if cost_per_error is not None and score_gain is not None:
+        value = max(0.0, score_gain) * cost_per_error  # errors avoided per request x their cost
+    per_request = saving + value
+    out: dict[str, Any] = {
+        "fixed_usd": fixed_usd,
+        "saving_per_request": saving,
+        "value_per_request": value,
+        "payback_months": payback_months,
+    }
+    if per_request <= 0:
+        out["requests_per_month"] = None
+        out["never"] = True
+        out["reason"] = "fine-tuning costs more per request than the cheaper rung" + (
+            " and avoids no priced errors" if value == 0 else ""
+        )
+        return out
+    out["requests_per_month"] = fixed_usd / (per_request * payback_months)
+    out["never"] = False
+    out["reason"] = (
+        f"${fixed_usd:,.0f} fixed / (${per_request * 1000:.4f} per 1k requests x {payback_months:g} months)"
+    )
+    return out
+
+
+def monthly_cost(
+    usd_per_request: float, requests_per_month: float, fixed_usd: float, payback_months: float
+) -> float:
+    """Monthly cost at a volume, with fixed costs amortised over the payback horizon."""
+    return fixed_usd / payback_months + usd_per_request * requests_per_month
+
+
+def fmt_volume(v: float | None) -> str:
+    """1234567 -> '1.2M'; None -> 'never'."""
+    if v is None:
+        return "never"
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if v >= div:
+            return f"{v / div:.1f}{unit}"
+    return f"{v:.0f}"

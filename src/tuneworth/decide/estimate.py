@@ -1,0 +1,130 @@
+"""``tuneworth estimate TASK``: requests, tokens, dollars and time of a climb before spending anything.
+
+Requests come from each rung's own ``planned_candidates`` (what the progress bars will count);
+prompt tokens from the rung's real prompts on a sample of validation items (L1's variants, L2's
+demonstrations), counted at ~4 characters per token (an estimate, labelled so: no tokenizer is
+loaded); completion tokens from the gold answers (chain-of-thought gets its budget). Dollars come
+from the dated prices table, time from its measured throughput.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from tuneworth.decide.prices import load_prices
+
+SAMPLE = 24  # validation items whose prompts are built and counted
+
+
+def approx_tokens(text: str) -> int:
+    """~4 characters per token (English BPE average); an estimate, never used for a finished run."""
+    return max(1, round(len(text) / 4))
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.fmean(xs) if xs else 0.0
+
+
+def _prompt_tokens(strategy: Any, examples: list[Any]) -> float:
+    return _mean([sum(approx_tokens(m["content"]) + 4 for m in strategy.messages(ex)) for ex in examples])
+
+
+def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
+    """Requests and mean tokens per request for one rung."""
+    split = ctx.split
+    sample = split.validation[:SAMPLE] or split.test[:SAMPLE]
+    answer = min(_mean([approx_tokens(ex.output) + 1 for ex in sample]), ctx.task.model.max_tokens)
+    candidates = rung.planned_candidates(ctx)
+    requests = candidates * len(split.validation) + len(split.test)
+    note = ""
+    extra: dict[str, Any] = {}
+    if hasattr(rung, "strategies"):  # L1: every variant's real prompt
+        strategies = rung.strategies(ctx)
+        prompt = _mean([_prompt_tokens(s, sample) for s in strategies])
+        extra = {"base_prompt_tokens": round(_prompt_tokens(strategies[0], sample), 1)}
+        cot = [s for s in strategies if s.cot]
+        completion = (answer * (len(strategies) - len(cot)) + sum(s.max_tokens for s in cot)) / max(1, len(strategies))
+    elif hasattr(rung, "plan") and hasattr(rung, "strategy"):  # L2: demonstrations from train
+        prompt = _mean([_prompt_tokens(rung.strategy(ctx, k, sel), sample) for k, sel in rung.plan(ctx)])
+        completion = answer
+    else:
+        from tuneworth.rungs.prompting import PromptingRung
+
+        base = PromptingRung().strategies(ctx)[0]
+        prompt, completion = _prompt_tokens(base, sample), answer
+        note = "prompt size estimated from L1's (this rung's prompts are built at run time)"
+    return {
+        "rung": name,
+        "candidates": candidates,
+        "requests": requests,
+        "prompt_tokens": round(prompt, 1),
+        "completion_tokens": round(completion, 1),
+        "note": note,
+        **extra,
+    }
+
+
+def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
+    """The estimate for a loaded Task (no model is loaded or called)."""
+    from tuneworth.climb import load_split
+    from tuneworth.rungs import RUNGS, load_rung
+    from tuneworth.rungs.base import RunContext
+
+    split, info = load_split(task)
+    schema = task.json_schema() if task.output.kind == "json" else None
+    ctx = RunContext(task, split, schema, approx_tokens)
+    economics = task.economics.model_dump()
+    table = load_prices(economics)
+    model = task.model.name
+    ref = task.economics.price_reference
+    price = table.price(ref or model)
+    wanted = rungs or [n for n in RUNGS if getattr(task.rungs, n, None) is None or getattr(task.rungs, n).enabled]
+    rows = []
+    for name in wanted:
+        row = rung_plan(name, load_rung(name), ctx)
+        tin, tout = row["requests"] * row["prompt_tokens"], row["requests"] * row["completion_tokens"]
+        row["tokens_in"], row["tokens_out"] = tin, tout
+        if model.startswith("local/"):
+            row["seconds"] = (
+                tin / table.throughput["local_prompt_tokens_per_second"]
+                + tout / table.throughput["local_completion_tokens_per_second"]
+            )
+        else:
+            per = table.throughput["api_seconds_per_request"]
+            row["seconds"] = row["requests"] * per / task.model.max_connections
+        if price is not None:
+            row["usd"] = (tin * price.input + tout * price.output) / 1e6
+            row["priced_as"] = price.model
+        elif model.startswith("local/"):
+            hourly = table.hourly(task.economics.local_device)
+            row["usd"] = row["seconds"] / 3600 * hourly
+            row["priced_as"] = f"{task.economics.local_device} at ${hourly:.2f}/h"
+        else:
+            row["usd"], row["priced_as"] = None, f"no price for {ref or model}"
+        rows.append(row)
+    training = None
+    if "L4" in wanted:
+        l1 = next((r for r in rows if r["rung"] == "L1"), rows[0])
+        tokens = len(split.train) * (l1["prompt_tokens"] + l1["completion_tokens"]) * 3
+        training = {"trained_tokens": tokens, "epochs": 3}
+        if model.startswith("local/"):
+            training["seconds"] = tokens / table.throughput["local_training_tokens_per_second"]
+            training["usd"] = training["seconds"] / 3600 * table.hourly(task.economics.local_device)
+        elif price and price.training is not None:
+            training["usd"] = tokens / 1e6 * price.training
+    total_usd = [r["usd"] for r in rows] + ([training["usd"]] if training and "usd" in training else [])
+    return {
+        "task": task.name,
+        "model": model,
+        "sizes": info["sizes"],
+        "rungs": rows,
+        "training": training,
+        "requests": sum(r["requests"] for r in rows),
+        "tokens_in": sum(r["tokens_in"] for r in rows),
+        "tokens_out": sum(r["tokens_out"] for r in rows),
+        "usd": None if any(u is None for u in total_usd) else sum(total_usd),
+        "seconds": sum(r["seconds"] for r in rows) + ((training or {}).get("seconds") or 0),
+        "prices_as_of": table.as_of,
+        "token_counting": "estimated at ~4 characters per token",
+    }

@@ -1,0 +1,1 @@
+"""Constrained decoding: label scoring, schema-guided decoding, Structured Outputs (see ``plan``)."""

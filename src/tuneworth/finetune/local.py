@@ -1,0 +1,426 @@
+"""The local LoRA trainer: ``train_lora(base, train.jsonl, validation.jsonl, hp) -> TrainResult``.
+
+A plain PEFT loop, chosen over transformers' Trainer for speed and control: each step's examples are
+packed into one padding-free row (``packing.py``), the LM head and the loss run only on the positions
+that predict assistant tokens (the head over a 49k vocabulary is a quarter of a small model's FLOPs),
+and the validation loss is computed every epoch (and every ``eval_every`` steps) to keep the best
+checkpoint and stop early. Checkpoints in ``work_dir`` make an interrupted run resumable; the finished
+adapter is registered atomically in the store as ``ft:<base>:<suffix>:<id>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tuneworth.errors import DatasetError, TrainingCancelled
+from tuneworth.finetune import checkpoint as ckpt
+from tuneworth.finetune.data import EncodedSet, encode, file_fingerprint, load_chat_jsonl
+from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES, Hyperparameters
+from tuneworth.finetune.packing import pack, step_groups
+
+ROW_TOKENS = 2048
+"""Packed rows are cut at this many tokens (gradients accumulate over the rows of one step)."""
+
+
+@dataclass
+class TrainEvent:
+    """Streamed while training."""
+
+    kind: Literal["message", "step", "epoch", "checkpoint"]
+    message: str
+    step: int = 0
+    total_steps: int = 0
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    checkpoint_dir: str | None = None
+
+
+@dataclass
+class TrainResult:
+    model_id: str
+    adapter_dir: Path
+    trained_tokens: int
+    seconds: float
+    metrics: dict[str, float]
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    dropped: list[dict[str, int]] = field(default_factory=list)
+
+
+def _device() -> Any:
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_base(base_dir: Path) -> tuple[Any, Any]:
+    """A fresh fp32 copy of the base model (training mutates it) and its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    tok = AutoTokenizer.from_pretrained(str(base_dir))
+    return model.to(_device()), tok
+
+
+def rows(examples: list[Any], budget: int) -> list[list[Any]]:
+    """Greedy split of one step's examples into packed rows of at most ``budget`` tokens."""
+    out: list[list[Any]] = [[]]
+    used = 0
+    for ex in examples:
+        if out[-1] and used + len(ex.ids) > budget:
+            out.append([])
+            used = 0
+        out[-1].append(ex)
+        used += len(ex.ids)
+    return out
+
+
+def loss_sum(model: Any, batch: Any) -> Any:
+    """Summed cross-entropy over the packed row's trained tokens (LM head only where needed)."""
+    import torch.nn.functional as F
+
+    base = model.get_base_model()
+    backbone = getattr(base, base.base_model_prefix)
+    hidden = backbone(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False)
+    h = hidden.last_hidden_state[0, batch.target_index]
+    logits = base.get_output_embeddings()(h).float()
+    return F.cross_entropy(logits, batch.targets, reduction="sum")
+
+
+def evaluate(model: Any, data: EncodedSet, budget: int = ROW_TOKENS) -> float | None:
+    """Mean loss per trained token over a data set (None without data)."""
+    import torch
+
+    if not data.examples:
+        return None
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for group in rows(data.examples, budget):
+            batch = pack(group, _device())
+            if batch.targets.numel():
+                total += float(loss_sum(model, batch))
+                count += int(batch.targets.numel())
+    model.train()
+    return total / max(1, count)
+
+
+def _fingerprint(
+    base_model: str, train: Path, validation: Path | None, hp: Hyperparameters
+) -> dict[str, Any]:
+    return {
+        "base_model": base_model,
+        "train": file_fingerprint(train),
+        "validation": file_fingerprint(validation) if validation else None,
+        "hyperparameters": hp.to_dict(),
+    }
+
+
+def default_work_dir(fingerprint: dict[str, Any]) -> Path:
+    from tuneworth.models.local import cache_home
+
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_home() / "finetune-work" / digest
+
+
+def train_lora(
+    base_model: str,
+    train_file: Path,
+    validation_file: Path | None,
+    hp: Hyperparameters,
+    *,
+    suffix: str | None = None,
+    work_dir: Path | None = None,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Fine-tune ``base_model`` (bundled name or HF directory) with LoRA; register and return the adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+
+    from tuneworth.finetune import store
+    from tuneworth.models.local import model_dir
+
+    emit = on_event or (lambda e: None)
+    base_dir = model_dir(base_model)
+    train_file, validation_file = Path(train_file), Path(validation_file) if validation_file else None
+    train_raw = load_chat_jsonl(train_file)
+    _check_count(len(train_raw), train_file, "")
+    valid_raw = load_chat_jsonl(validation_file) if validation_file else []
+    model, tok = load_base(base_dir)
+    train = encode(tok, train_raw, hp.max_length)
+    valid = encode(tok, valid_raw, hp.max_length)
+    for name, data in (("training", train), ("validation", valid)):
+        if data.dropped:
+            lines = ", ".join(str(d["line"]) for d in data.dropped[:20])
+            emit(
+                TrainEvent(
+                    "message",
+                    f"{len(data.dropped)} {name} example(s) are longer than max_length="
+                    f"{hp.max_length} tokens and were dropped (lines {lines}"
+                    f"{', ...' if len(data.dropped) > 20 else ''}); raise max_length to keep them",
+                )
+            )
+    _check_count(len(train.examples), train_file, f" after dropping {len(train.dropped)} over max_length")
+    requested = hp.to_dict()
+    hp = hp.resolve(len(train.examples))
+    fingerprint = _fingerprint(base_model, train_file, validation_file, hp)
+    work = Path(work_dir) if work_dir else default_work_dir(fingerprint)
+    ckpt.claim(work, fingerprint)
+
+    torch.manual_seed(hp.seed)
+    lora = LoraConfig(
+        r=hp.lora_r,
+        lora_alpha=hp.lora_alpha,
+        lora_dropout=hp.lora_dropout,
+        target_modules=hp.targets,
+        task_type="CAUSAL_LM",
+    )
+    try:
+        peft_model = get_peft_model(model, lora)
+    except ValueError as e:
+        from tuneworth.errors import ConfigError
+
+        raise ConfigError(
+            f"LoRA target modules {hp.targets} do not fit {base_model}: {e}",
+            hint="set target_modules to names of linear layers in this model",
+        ) from None
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    steps_per_epoch = math.ceil(len(train.examples) / int(hp.batch_size))
+    total = steps_per_epoch * int(hp.n_epochs)
+    warmup = max(1, round(0.05 * total))
+    opt = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.1, (total - s) / max(1, total - warmup)))
+    )
+    state: dict[str, Any] = {
+        "step": 0,
+        "history": [],
+        "best": None,
+        "stale": 0,
+        "trained_tokens": 0,
+        "seconds": 0.0,
+        "stopped_early": False,
+    }
+    resumed = ckpt.load_latest(work)
+    if resumed:
+        weights, optim, state = resumed
+        set_peft_model_state_dict(peft_model, weights)
+        opt.load_state_dict(optim["optimizer"])
+        sched.load_state_dict(optim["scheduler"])
+        torch.set_rng_state(optim["rng"])
+        emit(
+            TrainEvent(
+                "message",
+                f"resuming from checkpoint at step {state['step']}/{total} in {work}",
+                step=state["step"],
+                total_steps=total,
+            )
+        )
+    emit(
+        TrainEvent(
+            "message",
+            f"training {len(train.examples)} examples ({train.tokens} tokens) x "
+            f"{hp.n_epochs} epochs, batch {hp.batch_size}, lr {hp.learning_rate:g}: {total} steps",
+            total_steps=total,
+        )
+    )
+
+    def weights_now() -> dict[str, Any]:
+        return dict(get_peft_model_state_dict(peft_model))
+
+    def checkpoint(step: int, train_loss: float | None) -> None:
+        valid_loss = evaluate(peft_model, valid)
+        state["seconds"] = state.get("seconds", 0.0) + (time.time() - t_mark[0])
+        t_mark[0] = time.time()
+        entry = {"step": step, "train_loss": train_loss, "valid_loss": valid_loss}
+        best = state["best"]
+        if valid_loss is not None and (best is None or valid_loss < best["valid_loss"]):
+            state["best"] = {"step": step, "valid_loss": valid_loss}
+            state["stale"] = 0
+            ckpt.save_best(work, weights_now(), state["best"])
+        elif valid_loss is not None:
+            state["stale"] += 1
+        state["step"] = step
+        path = ckpt.save(
+            work,
+            step,
+            weights_now(),
+            {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state()},
+            {**state, "history": [*state["history"], {**entry, "dir": str(work / f"checkpoint-{step}")}]},
+        )
+        state["history"].append({**entry, "dir": str(path)})
+        vl = "n/a" if valid_loss is None else f"{valid_loss:.4f}"
+        tl = "n/a" if train_loss is None else f"{train_loss:.4f}"
+        emit(
+            TrainEvent(
+                "checkpoint",
+                f"step {step}/{total}: train loss {tl}, validation loss {vl}",
+                step=step,
+                total_steps=total,
+                train_loss=train_loss,
+                valid_loss=valid_loss,
+                checkpoint_dir=str(path),
+            )
+        )
+
+    t_mark = [time.time()]
+    peft_model.train()
+    step = state["step"]
+    window_loss, window_tokens, epoch_loss, epoch_count = 0.0, 0, 0.0, 0
+    try:
+        while step < total and not state.get("stopped_early"):
+            epoch, offset = divmod(step, steps_per_epoch)
+            groups = step_groups(len(train.examples), int(hp.batch_size), hp.seed, epoch)
+            for group in groups[offset:]:
+                if should_stop and should_stop():
+                    checkpoint(step, None)
+                    raise TrainingCancelled(
+                        f"training cancelled at step {step}/{total}",
+                        hint=f"run the same command again to resume from {work}",
+                    )
+                examples = [train.examples[i] for i in group]
+                n_targets = sum(max(0, sum(e.mask[1:])) for e in examples)
+                opt.zero_grad(set_to_none=True)
+                step_loss = 0.0
+                for row in rows(examples, max(ROW_TOKENS, hp.max_length)):
+                    batch = pack(row, _device())
+                    if not batch.targets.numel():
+                        continue
+                    loss = loss_sum(peft_model, batch) / max(1, n_targets)
+                    loss.backward()
+                    step_loss += float(loss.detach())
+                    state["trained_tokens"] += batch.tokens
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                window_loss += step_loss * n_targets
+                window_tokens += n_targets
+                epoch_loss += step_loss * n_targets
+                epoch_count += n_targets
+                emit(
+                    TrainEvent(
+                        "step",
+                        f"step {step}/{total} loss {step_loss:.4f}",
+                        step=step,
+                        total_steps=total,
+                        train_loss=step_loss,
+                    )
+                )
+                end_of_epoch = step % steps_per_epoch == 0
+                if end_of_epoch or (hp.eval_every and step % hp.eval_every == 0):
+                    train_loss = window_loss / max(1, window_tokens)
+                    window_loss, window_tokens = 0.0, 0
+                    if end_of_epoch:
+                        state["last_epoch_train_loss"] = epoch_loss / max(1, epoch_count)
+                        epoch_loss, epoch_count = 0.0, 0
+                    checkpoint(step, train_loss)
+                    if end_of_epoch:
+                        emit(
+                            TrainEvent(
+                                "epoch",
+                                f"epoch {step // steps_per_epoch}/{hp.n_epochs} done",
+                                step=step,
+                                total_steps=total,
+                                train_loss=train_loss,
+                                valid_loss=state["history"][-1]["valid_loss"],
+                            )
+                        )
+                    patience = hp.early_stopping_patience
+                    if patience and state["stale"] >= patience and step < total:
+                        state["stopped_early"] = True
+                        emit(
+                            TrainEvent(
+                                "message",
+                                f"early stopping at step {step}: validation loss has not "
+                                f"improved for {patience} evaluations",
+                                step=step,
+                                total_steps=total,
+                            )
+                        )
+                        break
+    except KeyboardInterrupt:
+        if step > state["step"]:
+            checkpoint(step, None)
+        raise
+    if state["step"] != step:
+        checkpoint(step, None)
+    best = ckpt.load_best(work) if state["best"] else None
+    if best is not None:
+        set_peft_model_state_dict(peft_model, best)
+    final_valid = evaluate(peft_model, valid)
+    seconds = state.get("seconds", 0.0)
+    metrics: dict[str, float] = {
+        "steps": float(step),
+        "epochs": step / steps_per_epoch,
+        "train_examples": float(len(train.examples)),
+        "dropped_examples": float(len(train.dropped)),
+        "tokens_per_second": state["trained_tokens"] / max(seconds, 1e-9),
+    }
+    if state.get("last_epoch_train_loss") is not None:
+        metrics["train_loss"] = state["last_epoch_train_loss"]
+    if final_valid is not None:
+        metrics["valid_loss"] = final_valid
+    model_id = store.new_model_id(base_model, suffix)
+    meta = {
+        "model_id": model_id,
+        "base_model": base_model,
+        "base_dir": str(base_dir),
+        "hyperparameters": hp.to_dict(),
+        "fingerprint": fingerprint,
+        "requested_hyperparameters": requested,
+        "data": {
+            "train_file": str(train_file),
+            "validation_file": str(validation_file or ""),
+            "train_examples": len(train.examples),
+            "validation_examples": len(valid.examples),
+            "dropped": train.dropped,
+            "validation_dropped": valid.dropped,
+        },
+        "metrics": metrics,
+        "best": state["best"],
+        "checkpoints": state["history"],
+        "trained_tokens": state["trained_tokens"],
+        "seconds": round(seconds, 2),
+        "stopped_early": bool(state.get("stopped_early")),
+        "created_at": time.time(),
+    }
+
+    def write(tmp: Path) -> None:
+        peft_model.save_pretrained(str(tmp), safe_serialization=True)
+
+    path = store.register(model_id, write, meta)
+    emit(TrainEvent("message", f"registered {model_id} ({path})", step=step, total_steps=total))
+    return TrainResult(
+        model_id,
+        path,
+        state["trained_tokens"],
+        round(seconds, 2),
+        metrics,
+        state["history"],
+        hp.to_dict(),
+        train.dropped,
+    )
+
+
+def _check_count(n: int, path: Path, why: str) -> None:
+    if n < MIN_TRAIN_EXAMPLES:
+        raise DatasetError(
+            f"{n} training examples{why}: fine-tuning needs at least {MIN_TRAIN_EXAMPLES} (OpenAI's minimum)",
+            path=str(path),
+            hint="add examples (50-100 is a good start), or stay with prompting / few-shot",
+        )

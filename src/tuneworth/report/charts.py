@@ -1,0 +1,111 @@
+"""Charts for the HTML report, drawn with matplotlib into inline SVG strings.
+
+SVG keeps the report one self-contained file (nothing fetched at view time) and sharp at any zoom;
+text stays text (``svg.fonttype = none``) so it is small and searchable. Figures are built on the
+object API (no pyplot state), and matplotlib is imported only when a report is rendered.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
+
+
+def _figure(width: float, height: float, *, left: float = 0.75, bottom: float = 0.45) -> Any:
+    """A figure with fixed margins in inches (a layout engine measures every text twice: slow)."""
+    import matplotlib
+
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "tuneworth", "font.size": 9})
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, bottom=bottom / height, top=1 - 0.15 / height)
+    return fig
+
+
+def _svg(fig: Any, label: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "tuneworth (matplotlib)"})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: it is inlined in HTML
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<svg ", f'<svg role="img" aria-label="{label}" class="chart" ', svg, count=1)
+    return svg
+
+
+def scores_chart(rungs: Sequence[dict[str, Any]], metric: str) -> str:
+    """Score with its 95% interval per rung (rows: name, title, score, ci_low, ci_high)."""
+    longest = max((len(str(r.get("title", r["name"]))) for r in rungs), default=4)
+    fig = _figure(6.4, 0.8 + 0.45 * max(1, len(rungs)), left=0.2 + 0.075 * longest)
+    ax = fig.add_subplot()
+    ys = list(range(len(rungs)))[::-1]
+    for y, r, color in zip(ys, rungs, COLORS * 3, strict=False):
+        if r.get("score") is None:
+            continue
+        # An interval's ends may be missing or sit a rounding error beside the estimate.
+        lo = max(0.0, r["score"] - (r.get("ci_low") if r.get("ci_low") is not None else r["score"]))
+        hi = max(0.0, (r.get("ci_high") if r.get("ci_high") is not None else r["score"]) - r["score"])
+        ax.errorbar([r["score"]], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2)
+        ax.annotate(f"{r['score']:.3f}", (r["score"], y), textcoords="offset points", xytext=(0, 7), ha="center")
+    ax.set_yticks(ys, [r.get("title", r["name"]) for r in rungs])
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.7, len(rungs) - 0.3)
+    ax.set_xlabel(f"{metric} on the test items (95% interval)")
+    ax.grid(axis="x", alpha=0.3)
+    return _svg(fig, "score per rung with 95% intervals")
+
+
+def cost_chart(
+    lines: Sequence[tuple[str, float, float]], break_even: float | None, expected: float | None, months: float
+) -> str:
+    """Monthly cost vs monthly requests: (label, $ per request, fixed $) per rung, log-log."""
+    import numpy as np
+
+    fig = _figure(6.4, 3.2, left=0.95)
+    ax = fig.add_subplot()
+    marks = [v for v in (break_even, expected) if v]
+    lo = min([1e3, *(m / 10 for m in marks)])
+    hi = max([1e8, *(m * 10 for m in marks)])
+    x = np.logspace(np.log10(lo), np.log10(hi), 60)
+    for (label, per_request, fixed), color in zip(lines, COLORS * 3, strict=False):
+        ax.plot(x, fixed / months + per_request * x, label=label, color=color, lw=2)
+    if break_even:
+        ax.axvline(break_even, color="#333", ls="--", lw=1)
+        ax.annotate("break-even", (break_even, 0.02), xycoords=("data", "axes fraction"), rotation=90, ha="right")
+    if expected:
+        ax.axvline(expected, color="#c44e52", ls=":", lw=1.5)
+        ax.annotate("your volume", (expected, 0.02), xycoords=("data", "axes fraction"), rotation=90, ha="right")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    from tuneworth.decide.breakeven import fmt_volume
+
+    # Minor log ticks add hundreds of (unlabelled) text objects to lay out, and the default
+    # log labels are mathtext (parsed per label, most of the render time): plain text instead.
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_volume(v).replace(".0", "")))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${fmt_volume(v).replace('.0', '')}" if v >= 1 else f"${v:g}"))
+    ax.set_xlabel("requests per month")
+    ax.set_ylabel(f"$ per month (fixed costs over {months:g} months)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", frameon=False)
+    return _svg(fig, "monthly cost against monthly volume per rung")
+
+
+def curve_chart(points: Sequence[tuple[float, float]], metric: str) -> str:
+    """Learning curve: test score against the share (or size) of the training data."""
+    fig = _figure(6.4, 2.6, left=0.6)
+    ax = fig.add_subplot()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    ax.plot(xs, ys, "o-", color=COLORS[0], lw=2)
+    ax.set_xlabel("training data used" if max(xs) <= 1 else "training examples")
+    ax.set_ylabel(metric)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    return _svg(fig, "learning curve")

@@ -1,0 +1,256 @@
+"""The single-file HTML report: the verdict first, then the evidence behind it.
+
+One self-contained file: inline CSS and inline SVG charts, no script, nothing fetched at view
+time. Every number comes from the run record (summary.json's rows and its ``statistics``,
+``costs`` and ``decision`` sections), so a past run renders the same way any time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.costs import section
+from tuneworth.decide.questions import audit_checks, learning_curve
+from tuneworth.report import charts
+from tuneworth.report.flips import flips_for_report
+from tuneworth.report.format import config_text
+
+MAX_FLIPS = 40
+
+CSS = """
+body{font:14px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;max-width:980px;margin:24px auto;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e3e6ec;padding-bottom:4px}
+.meta{color:#5b6475}.verdict{border-radius:8px;padding:14px 18px;margin:16px 0;border-left:6px solid}
+.verdict p{margin:4px 0}.verdict .big{font-size:18px;font-weight:600}
+.v-yes{background:#eaf6ee;border-color:#2e8b57}.v-no{background:#fdf0ef;border-color:#c44e52}
+.v-not-yet,.v-try{background:#fff8e6;border-color:#d9a21b}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border-bottom:1px solid #e3e6ec;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f5f6f9;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.s-yes,.s-pass{color:#2e8b57;font-weight:600}.s-no,.s-fail{color:#c44e52;font-weight:600}.s-unknown,.s-warn{color:#b7860b;font-weight:600}
+pre{background:#f5f6f9;padding:10px;overflow:auto;font-size:12px}code{font-size:12px}
+.chart{max-width:100%;height:auto}ul{margin:4px 0;padding-left:20px}.muted{color:#5b6475}
+td.out{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap;max-width:380px;word-break:break-word}
+"""
+
+
+def _e(x: Any) -> str:
+    return escape(str(x), quote=True)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def _usd(x: float | None, digits: int = 4) -> str:
+    return "no price" if x is None else f"${x:,.{digits}f}"
+
+
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], num: Sequence[int] = (), out: Sequence[int] = ()
+) -> str:
+    """A table of already-escaped cells; ``num`` columns right-aligned, ``out`` columns as model text."""
+
+    def cell(i: int, c: str) -> str:
+        cls = "num" if i in num else "out" if i in out else ""
+        return f'<td class="{cls}">{c}</td>' if cls else f"<td>{c}</td>"
+
+    h = "".join(f"<th>{_e(c)}</th>" for c in head)
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _verdict(d: dict[str, Any]) -> str:
+    cls = "v-" + d["fine_tune"].replace(" ", "-")
+    label = {"yes": "fine-tune", "no": "do not fine-tune", "not yet": "not yet", "try": "try fine-tuning"}[d["fine_tune"]]
+    change = "".join(f"<li>{_e(c)}</li>" for c in d.get("what_would_change") or [])
+    missing = ", ".join(d.get("sections_missing") or [])
+    return (
+        f'<section id="verdict" class="verdict {cls}"><p class="big">{_e(d["verdict"])}</p>'
+        f"<p>Fine-tuning: <b>{_e(label)}</b>"
+        + (f" · stop at <b>{_e(d['stop_at'])}</b>" if d.get("stop_at") else "")
+        + "</p>"
+        + (f"<p>What would change the answer:</p><ul>{change}</ul>" if change else "")
+        + (f'<p class="muted">Not in this run: {_e(missing)}.</p>' if missing else "")
+        + "</section>"
+    )
+
+
+def _questions(d: dict[str, Any]) -> str:
+    rows = []
+    for q in d["questions"]:
+        ev = "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in q["evidence"]) + "</ul>"
+        rows.append([_e(q["question"]), f'<span class="s-{q["status"]}">{_e(q["answer"])}</span>', ev])
+    return "<h2>The five questions</h2>" + _table(["question", "answer", "the numbers behind it"], rows)
+
+
+def _rungs(summary: dict[str, Any]) -> str:
+    stats = summary["statistics"]["rungs"]
+    costs = {c["rung"]: c for c in summary["costs"]["rungs"]}
+    rows = []
+    for r in summary["rungs"]:
+        s = stats.get(r["name"], {})
+        score = "n/a" if s.get("score") is None else f"{s['score']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]"
+        c = costs.get(r["name"], {})
+        rows.append(
+            [
+                _e(r["title"]),
+                _e(config_text(r["config"])),
+                score,
+                str(s.get("n", r["n"])),
+                _pct(r.get("validity_rate")),
+                f"{r['latency_p50_ms'] / 1000:.2f} / {r['latency_p95_ms'] / 1000:.2f} s",
+                f"{r.get('prompt_tokens_mean') or 0:.0f} / {r.get('completion_tokens_mean') or 0:.1f}",
+                _usd(c.get("usd_per_1k")) + (f'<br><span class="muted">{_e(c["priced_as"])}</span>' if c.get("priced_as") else ""),
+                str(r["errors"]),
+            ]
+        )
+    head = ["rung", "chosen", "score [95% CI]", "n", "valid", "latency p50/p95", "tokens in/out", "$ per 1k requests", "errors"]
+    return _table(head, rows, num=(2, 3, 4, 5, 6, 7, 8))
+
+
+def _comparisons(stats: dict[str, Any]) -> str:
+    if not stats["comparisons"]:
+        return "<p>Only one rung was scored: nothing to compare.</p>"
+    rows = []
+    for c in stats["comparisons"]:
+        mde = c.get("mde")
+        rows.append(
+            [
+                f"{_e(c['rung'])} vs {_e(c['baseline'])}",
+                f"{100 * c['diff']:+.1f}" + (f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]" if c.get("ci_low") is not None else ""),
+                _e(c["test"]),
+                f"{c['p']:.3g} / {c['p_holm']:.3g}",
+                "—" if mde is None or mde >= 1 else f"{100 * mde:.1f}",
+                str(c.get("required_n", "")),
+                f'<span class="s-{"yes" if c["verdict"] == "better" else "no" if c["verdict"] != "too small to tell" else "unknown"}">{_e(c["verdict"])}</span>',
+            ]
+        )
+    head = ["comparison", "gain, points [95% CI]", "paired test", "p / Holm", "detectable, points", f"items for {100 * stats['min_gain']:.0f} points", "verdict"]
+    return (
+        _table(head, rows, num=(1, 3, 4, 5))
+        + f'<p class="muted">Each rung against the best cheaper rung on the same {stats["n_test"]} test items; '
+        f"intervals: {_e(stats['interval'])}; Holm-corrected at α={stats['alpha']}; power {stats['power']:.0%}.</p>"
+    )
+
+
+def _costs(summary: dict[str, Any]) -> str:
+    costs = summary["costs"]
+    f = costs["finetune"]
+    hours = f["human_hours"]
+    parts = [
+        "<h2>Costs and break-even</h2>",
+        "<p>Fixed costs of fine-tuning: "
+        f"compute {_usd(f['compute_usd'], 2)} ({_e(f['compute_basis'])}) + "
+        f"{hours['low']:g}-{hours['high']:g} engineer hours x ${f['human_hourly_rate']:g} = "
+        f"<b>${f['total_usd']['low']:,.0f}-${f['total_usd']['high']:,.0f}</b> (middle ${f['total_usd']['mid']:,.0f}).</p>",
+    ]
+    for note in f.get("notes") or []:
+        parts.append(f'<p class="muted">{_e(note)}</p>')
+    be = costs.get("break_even")
+    if be:
+        est = " (estimated: L4 not run)" if costs.get("l4_estimated") else ""
+        rng = costs.get("break_even_range") or {}
+        span = f" (range {fmt_volume(rng.get('low'))}-{fmt_volume(rng.get('high'))})" if rng and not be["never"] else ""
+        parts.append(
+            f"<p>Break-even{est} against {_e(costs.get('baseline'))}: <b>{_e(fmt_volume(be['requests_per_month']))} requests/month</b>{span}; {_e(be['reason'])}.</p>"
+        )
+        lines = []
+        by = {c["rung"]: c for c in costs["rungs"]}
+        base = by.get(costs.get("baseline") or "")
+        if base and base.get("usd_per_1k") is not None:
+            lines.append((f"{base['rung']} (best cheaper)", base["usd_per_1k"] / 1000, 0.0))
+        if costs.get("l4_usd_per_1k") is not None:
+            lines.append(("L4" + (" (estimated)" if costs.get("l4_estimated") else ""), costs["l4_usd_per_1k"] / 1000, f["total_usd"]["mid"]))
+        if len(lines) == 2:
+            parts.append(
+                '<figure id="chart-breakeven">'
+                + charts.cost_chart(lines, be["requests_per_month"], costs.get("requests_per_month"), be["payback_months"])
+                + "</figure>"
+            )
+    else:
+        parts.append(f"<p>No break-even: {_e(costs.get('break_even_missing', 'no prices'))}.</p>")
+    p = costs["prices"]
+    parts.append(
+        f'<p class="muted">Prices as of {_e(p["as_of"])} (bundled table; override under [economics.prices]): '
+        + ", ".join(_e(s) for s in p["sources"])
+        + (f"; overridden by the task file: {_e(', '.join(p['overridden']))}" if p.get("overridden") else "")
+        + "</p>"
+    )
+    return "".join(parts)
+
+
+def _audit(header: dict[str, Any]) -> str:
+    audit = header.get("audit")
+    if not isinstance(audit, dict):
+        return "<h2>Data audit</h2><p>Audit not run (run <code>tuneworth audit</code>, or climb runs it when available).</p>"
+    rows = [[_e(c["name"]), f'<span class="s-{_e(c["status"])}">{_e(c["status"])}</span>', _e(c["reason"])] for c in audit_checks(audit)]
+    return "<h2>Data audit</h2>" + (_table(["check", "status", "reason"], rows) if rows else "<p>The audit recorded no checks.</p>")
+
+
+def _flips(f: dict[str, Any] | None) -> str:
+    if not f:
+        return ""
+    out = [f"<h2>Per-item flips: {_e(f.get('rung'))} against {_e(f.get('baseline'))}</h2>"]
+    for kind in ("fixed", "broken"):
+        rows_in = f.get(kind) or []
+        rows = [
+            [
+                _e(r.get("item_id", "")),
+                f"{r.get('baseline_score', '')} → {r.get('score', '')}",
+                _e(r.get("baseline_output", r.get("before", ""))),
+                _e(r.get("output", r.get("after", ""))),
+            ]
+            for r in rows_in[:MAX_FLIPS]
+        ]
+        more = f" (first {MAX_FLIPS} of {len(rows_in)})" if len(rows_in) > MAX_FLIPS else ""
+        out.append(f"<h3>{kind}: {len(rows_in)}{more}</h3>")
+        if rows:
+            head = ["item", "score", f"{f.get('baseline')} output", f"{f.get('rung')} output"]
+            out.append(_table(head, rows, out=(2, 3)))
+    return "".join(out)
+
+
+def render_html(
+    header: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    flips: dict[str, Any] | None = None,
+) -> str:
+    """The whole report as one HTML string (``summary`` carries statistics, costs and decision;
+    ``flips`` as from ``flips_for_report``, computed here when not given)."""
+    d = summary["decision"]
+    stats = summary["statistics"]
+    sizes = summary.get("sizes") or {}
+    rows = [{**summary_row, **stats["rungs"].get(summary_row["name"], {})} for summary_row in summary["rungs"]]
+    curve = learning_curve(section(header, "training"))
+    body = [
+        f"<h1>tuneworth: {_e(summary['task'])}</h1>",
+        f'<p class="meta">model <code>{_e(summary["model"])}</code> · metric <code>{_e(summary["metric"])}</code> · '
+        f"test {sizes.get('test', '?')}, validation {sizes.get('validation', '?')}, train {sizes.get('train', '?')} · "
+        f"seed {_e(header.get('seed'))} · tuneworth {_e(header.get('tuneworth_version'))}</p>",
+        _verdict(d),
+        _questions(d),
+        "<h2>Scores per rung</h2>",
+        '<figure id="chart-scores">' + charts.scores_chart(rows, summary["metric"]) + "</figure>",
+        _rungs(summary),
+        "<h2>Is each gain real?</h2>",
+        _comparisons(stats),
+        _costs(summary),
+        _audit(header),
+    ]
+    if curve:
+        body.append("<h2>Learning curve</h2>")
+        body.append('<figure id="chart-curve">' + charts.curve_chart(curve, summary["metric"]) + "</figure>")
+    body.append(_flips(flips if flips is not None else flips_for_report(header, items, stats)))
+    body.append("<h2>Resolved configuration</h2>")
+    body.append(f"<details><summary>task configuration as run</summary><pre>{_e(json.dumps(header.get('config', {}), indent=2))}</pre></details>")
+    title = f"tuneworth report: {summary['task']}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{_e(title)}</title>'
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )

@@ -1,0 +1,150 @@
+"""L4 fine-tuning: train on the train split, keep the checkpoint with the best validation loss,
+then score the fine-tuned model on the same test items as L1-L3.
+
+Local models (``local/...``) get a LoRA adapter from ``finetune.local``; API models get a fine-tuning
+job through the official SDK (``finetune.remote``). The climb asks the rung for the model it is scored
+with (``prepare_model``), so L4's answers come from the fine-tuned model while the rung itself, like
+every rung, only ever sees validation scores. An adapter already trained from the same base, data and
+hyperparameters is reused rather than trained again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tuneworth.data.example import Example
+from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+
+
+def hyperparameters(ctx: RunContext) -> Any:
+    from tuneworth.finetune.hyper import Hyperparameters
+
+    c = ctx.task.rungs.L4
+    return Hyperparameters(
+        n_epochs=c.n_epochs,
+        batch_size=c.batch_size,
+        learning_rate_multiplier=c.learning_rate_multiplier,
+        lora_r=c.lora_r,
+        lora_alpha=c.lora_alpha,
+        target_modules=c.target_modules,
+        max_length=c.max_length,
+        seed=ctx.task.seed,
+        eval_every=c.eval_every,
+        early_stopping_patience=c.early_stopping_patience,
+    )
+
+
+def write_files(ctx: RunContext, directory: Path) -> tuple[Path, Path]:
+    from tuneworth.finetune.prepare import chat_line, write_jsonl
+
+    train, valid = directory / "train.jsonl", directory / "validation.jsonl"
+    write_jsonl(train, [chat_line(ctx.task, ex) for ex in ctx.split.train])
+    write_jsonl(valid, [chat_line(ctx.task, ex) for ex in ctx.split.validation])
+    return train, valid
+
+
+class FineTuningRung:
+    name = "L4"
+    title = "L4 fine-tuning"
+
+    def __init__(self) -> None:
+        self.model_spec: str | None = None
+        self.training: dict[str, Any] = {}
+
+    def planned_candidates(self, ctx: RunContext) -> int:
+        return 1
+
+    def prepare_model(self, ctx: RunContext, model: Any, progress: Any = None) -> Any:
+        """Fine-tune (or reuse) and return the ``Model`` the rung is scored with."""
+        from tuneworth.models.model import Model
+        from tuneworth.models.registry import resolve_provider, split_name
+
+        task = ctx.task
+        spec = task.rungs.L4.model or (
+            model.model_id if split_name(model.model_id)[1].startswith("ft:") else None
+        )
+        if spec is None:
+            provider, base = split_name(task.model.name)
+            with tempfile.TemporaryDirectory(prefix="tuneworth-l4-") as tmp:
+                train, valid = write_files(ctx, Path(tmp))
+                if provider == "local":
+                    spec, self.training = self._train_local(ctx, base, train, valid, progress)
+                else:
+                    from tuneworth.finetune.remote import run_job
+
+                    spec, self.training = run_job(task, base, train, valid, hyperparameters(ctx), progress)
+        else:
+            self.training = {"model_id": spec, "trained": False, "note": "scored an existing model"}
+        self.model_spec = spec
+        if spec == model.model_id:
+            return model
+        return Model(resolve_provider(spec, task.model), batch_size=task.model.batch_size, cache=model.cache)
+
+    def _train_local(
+        self, ctx: RunContext, base: str, train: Path, valid: Path, progress: Any
+    ) -> tuple[str, dict[str, Any]]:
+        from tuneworth.finetune.local import train_lora
+        from tuneworth.finetune.store import find_adapter
+
+        hp = hyperparameters(ctx)
+        found = find_adapter(base, train, valid, hp)
+        if found is not None:
+            return f"local/{found['model_id']}", {**training_section(found), "reused": True}
+        started = [False]
+
+        def on_event(e: Any) -> None:
+            if progress is None:
+                return
+            if e.total_steps and not started[0]:
+                progress.start("L4 training", e.total_steps)
+                started[0] = True
+            if e.kind == "step":
+                progress.advance(1)
+            note = getattr(progress, "note", None)
+            if note is not None and e.train_loss is not None:
+                vl = "" if e.valid_loss is None else f" · valid {e.valid_loss:.3f}"
+                note(f"L4 training · loss {e.train_loss:.3f}{vl}")
+
+        try:
+            result = train_lora(base, train, valid, hp, suffix=ctx.task.rungs.L4.suffix, on_event=on_event)
+        finally:
+            if progress is not None and started[0]:
+                progress.stop()
+        from tuneworth.finetune.store import read_meta
+
+        return f"local/{result.model_id}", {**training_section(read_meta(result.model_id)), "reused": False}
+
+    def strategy(self, ctx: RunContext) -> Strategy:
+        from tuneworth.finetune.prepare import l4_system
+
+        assert self.model_spec is not None, "prepare_model runs before select"
+        return Strategy("L4", {"model": self.model_spec}, l4_system(ctx.task), ctx.task.model.max_tokens)
+
+    def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
+        strategy = self.strategy(ctx)
+        value = score([strategy])[0]
+        return Selection(strategy, [{"config": strategy.config, "score": value}], notes=[])
+
+    def record_sections(self, ctx: RunContext, selection: Selection, test: list[Example]) -> dict[str, Any]:
+        """The record's ``training`` section (time, trained tokens, adapter metadata)."""
+        return {"training": self.training}
+
+
+def training_section(meta: dict[str, Any]) -> dict[str, Any]:
+    """The run record's ``training`` section from an adapter's metadata."""
+    return {
+        "model_id": meta["model_id"],
+        "trained": True,
+        "where": "local",
+        "base_model": meta["base_model"],
+        "seconds": meta["seconds"],
+        "trained_tokens": meta["trained_tokens"],
+        "hyperparameters": meta["hyperparameters"],
+        "metrics": meta["metrics"],
+        "best": meta.get("best"),
+        "checkpoints": meta.get("checkpoints", []),
+        "dropped": meta.get("data", {}).get("dropped", []),
+        "stopped_early": meta.get("stopped_early", False),
+    }

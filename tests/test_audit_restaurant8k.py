@@ -1,0 +1,50 @@
+"""restaurant8k (../shared, real crowd-sourced booking requests): a stable, sensible audit.
+
+Skips where ../shared is absent. The first 1500 training requests, the official test split's first 300
+as --test. The full-data report is snapshotted in docs/audit-restaurant8k.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from restaurant8k import SHARED, convert
+
+from tuneworth.audit.context import AuditContext, infer_kind
+from tuneworth.audit.reader import read_dataset
+from tuneworth.audit.run import run_checks
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "train.json").is_file(), reason=f"{SHARED} not present (only in the dev workspace)"
+)
+
+
+def _strip_seconds(d: dict) -> dict:  # type: ignore[type-arg]
+    d = dict(d, seconds=0)
+    d["checks"] = [dict(c, seconds=0) for c in d["checks"]]
+    return d
+
+
+def test_restaurant8k_report_is_stable_and_sensible(tmp_path: Path) -> None:
+    train = read_dataset(convert("train", tmp_path / "train.jsonl", limit=1500))
+    test = read_dataset(convert("test", tmp_path / "test.jsonl", limit=300))
+    ctx = AuditContext(data=train, kind=infer_kind(train), test=test, kind_source="inferred")
+    first = run_checks(ctx)
+    again = run_checks(ctx)  # same context: embeddings computed once, every check deterministic
+    assert _strip_seconds(first.to_dict()) == _strip_seconds(again.to_dict())
+    s = {c.name: c for c in first.checks}
+    assert first.kind == "json" and first.n_examples == 1500
+    assert s["format"].status == "pass" and s["size"].status == "pass"
+    assert s["size"].metrics["tokens"]["max"] < 200  # short booking requests
+    # Crowd-sourced data has real repeats and inconsistently annotated repeats.
+    assert s["duplicates"].metrics["exact_groups"] > 0
+    assert s["contradictions"].metrics["exact_groups"] > 0
+    assert set(s["contradictions"].metrics["fields"]) <= {"date", "time", "people", "first_name", "last_name"}
+    # Slot values are free text (spans), not classes: nothing to balance or to vote on.
+    assert s["balance"].status == "skip" and s["label_noise"].status == "skip"
+    leak = s["representativeness"].metrics["leakage"]
+    assert leak["test"] == 300 and leak["exact"] > 0  # the official splits share some requests verbatim

