@@ -144,6 +144,7 @@ def main() -> None:
     ap.add_argument("--clients", default="ours,inspect_ai,dspy,promptfoo")
     ap.add_argument("--peers-venv", default="/tmp/peers/venv")
     ap.add_argument("--promptfoo-dir", default="/tmp/peers/npm")
+    ap.add_argument("--save-as", default="api", help="results file: benchmarks/results/NAME.json")
     ap.add_argument(
         "--skip", default="", help="comma-separated scenarios to skip: throughput,overhead,faults"
     )
@@ -208,7 +209,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    save("api", result)
+    save(args.save_as, result)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_transient_faults_are_retried(
     server: RunningServer, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     server.configure(**{fault: 1.0, "faults": "item", "hang_s": 30.0})
-    p = _provider(server, monkeypatch, timeout=0.3)
+    p = _provider(server, monkeypatch, timeout=1.5)
     out = p.generate(_reqs(12, fault))
     assert [c.text for c in out] == [f"{fault}{i}" for i in range(12)]
     assert all(c.meta.get("attempts") == 2 for c in out)
@@ -138,13 +138,16 @@ def test_mixed_faults_complete_every_item(server: RunningServer, monkeypatch: py
         retry_after="0.05",
         hang_s=30.0,
     )
-    p = _provider(server, monkeypatch, max_connections=16, timeout=0.4, max_retries=10)
+    p = _provider(server, monkeypatch, max_connections=16, timeout=1.5, max_retries=10)
     out = p.generate(_reqs(80, "mix"))
     assert [c.text for c in out] == [f"mix{i}" for i in range(80)]
     st = server.stats()
-    faults = sum(n for k, n in st["outcomes"].items() if k != "ok")
-    assert st["outcomes"]["ok"] == 80 and faults > 0
-    assert st["requests"] == 80 + faults == p.stats["requests"]  # every retry is one we counted
+    faults = {k: n for k, n in st["outcomes"].items() if k != "ok"}
+    assert set(faults) == {"rate_limit", "server_error", "hang", "malformed"}
+    # Every request the server saw is one we sent and counted (no hidden SDK retries); every
+    # fault but a slow OK answer cut off by our timeout on a loaded machine led to one retry.
+    assert st["requests"] == sum(st["outcomes"].values()) == p.stats["requests"] == 80 + p.stats["retries"]
+    assert p.stats["retries"] >= sum(faults.values())
 
 
 def test_retry_after_parsing() -> None:

@@ -21,6 +21,7 @@ from tuneworth.climb import climb
 from tuneworth.errors import ConfigError
 from tuneworth.models.fake import FakeProvider
 from tuneworth.models.model import Model
+from tuneworth.models.registry import resolve_model
 from tuneworth.record import load_record
 from tuneworth.resume import repair_items
 from tuneworth.task import load_task
@@ -101,19 +102,18 @@ def _run_and_kill(cmd: list[str], env: dict[str, str], runs: Path, after_lines: 
             proc.wait()
 
 
-def test_sigkill_at_random_moments_then_resume(tmp_path: Path, server: RunningServer) -> None:
+def test_sigkill_at_random_moments_then_resume(
+    tmp_path: Path, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.configure(latency_ms=15)
     task = _task_dir(tmp_path / "task", server.url)
-    # Reference: one uninterrupted run (its own cache), to know the complete record.
-    ref_runs = tmp_path / "ref-runs"
-    subprocess.run(
-        _cli(str(task), "--runs-dir", str(ref_runs)),
-        env=_env(tmp_path / "ref-home"),
-        check=True,
-        capture_output=True,
+    # Reference: one uninterrupted run, in process and without a cache, to know the complete record.
+    monkeypatch.setenv("TW_RESUME_KEY", "sk-x")
+    ref_task = load_task(task)
+    ref = climb(
+        ref_task, resolve_model(ref_task.model.name, ref_task.model, cache=False), runs_dir=tmp_path / "ref"
     )
-    [ref_dir] = list(ref_runs.iterdir())
-    _, ref_items, ref_summary = load_record(ref_dir)
+    _, ref_items, ref_summary = load_record(ref.run_dir)
     distinct = server.stats()["distinct_bodies"]
     assert len(ref_items) == distinct == server.stats()["requests"]  # one request per item, nothing repeated
 
@@ -123,7 +123,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path, server: RunningSe
         runs, home = tmp_path / f"runs-{seed}", tmp_path / f"home-{seed}"
         cmd = _cli(str(task), "--runs-dir", str(runs))
         kills = 0
-        for _ in range(2):
+        for _ in range(2 if seed == 0 else 1):
             have = _lines(next(iter(runs.glob("*/items.jsonl")), runs / "none"))
             at = have + rng.randint(1, max(1, len(ref_items) - have - 8))
             kills += _run_and_kill(cmd, _env(home), runs, at)
@@ -138,7 +138,8 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path, server: RunningSe
 
         header, items, summary = load_record(run_dir)
         keys = _keys(items)
-        assert header["status"] == "finished" and kills == 2 and len(header["resumed_at"]) >= 1
+        assert header["status"] == "finished" and kills == (2 if seed == 0 else 1)
+        assert len(header["resumed_at"]) >= 1
         assert not [k for k, n in Counter(keys).items() if n > 1], "duplicated items"
         assert sorted(keys) == sorted(_keys(ref_items)), "lost items"
         assert all(i["error"] is None for i in items)

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import openai  # noqa: F401  (imported before the clock, as the peer drivers import theirs)
+
 from tuneworth.data.example import Example
 from tuneworth.data.split import Split
 from tuneworth.evaluate.runner import Evaluator
