@@ -79,7 +79,7 @@ def check_chat(
         if "role" not in m:
             err("missing_role", f"messages[{i}] has no 'role'")
             continue
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a list or dict is not hashable
             err("unknown_role", f"messages[{i}] has unknown role {_clip(role)}; roles: {', '.join(sorted(ROLES))}")
             continue
         if "content" not in m or m["content"] is None:
