@@ -107,12 +107,14 @@ def test_cost_errors() -> None:
 def test_estimate_and_cost_from_the_bundled_task(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "estimate", str(EXAMPLE), "--json")
     e = json.loads(out)
-    # L1 tries 4 variants on 16 validation items + 40 test; L2 5 candidates: as the progress bars count.
-    assert [r["requests"] for r in e["rungs"]] == [4 * 16 + 40, 5 * 16 + 40]
+    # As the progress bars count: L1 tries 4 variants free + 3 schema-decoded (not CoT) on 16 validation
+    # items + 40 test; L2 5 candidates + the schema decoding at its choice; L3 2 candidates.
+    assert [r["requests"] for r in e["rungs"]][:2] == [7 * 16 + 40, 6 * 16 + 40]
+    assert [r["rung"] for r in e["rungs"]] == ["L1", "L2", "L3"]
     assert e["rungs"][1]["prompt_tokens"] > e["rungs"][0]["base_prompt_tokens"]  # demonstrations are long
     assert e["usd"] > 0 and e["seconds"] > 0
     code, out, _ = run(capsys, "estimate", str(EXAMPLE))
-    assert code == 0 and "total: 224 requests" in out
+    assert code == 0 and f"total: {e['requests']} requests" in out
     code, out, _ = run(capsys, "cost", "--task", str(EXAMPLE), "--requests-per-month", "100000000")
     assert code == 0 and "break-even" in out
 

@@ -65,6 +65,18 @@ def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
     }
 
 
+def _planned_decodings(task: Any, schema: dict[str, Any] | None) -> list[str]:
+    """The decodings the climb will try, judged by provider family (no model is loaded)."""
+    from types import SimpleNamespace
+
+    from tuneworth.decoding.plan import plan_decodings
+
+    provider = task.model.name.split("/", 1)[0]
+    can = {"local": {"choice", "schema", "json_object"}, "openai": {"structured", "json_object", "choice"}}
+    stand_in = SimpleNamespace(decodings=frozenset(can.get(provider, set())), model_id=task.model.name)
+    return plan_decodings(task, schema, stand_in).modes
+
+
 def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     """The estimate for a loaded Task (no model is loaded or called)."""
     from tuneworth.climb import load_split
@@ -74,6 +86,7 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     split, info = load_split(task)
     schema = task.json_schema() if task.output.kind == "json" else None
     ctx = RunContext(task, split, schema, approx_tokens)
+    ctx.decodings = _planned_decodings(task, schema)
     economics = task.economics.model_dump()
     table = load_prices(economics)
     model = task.model.name
