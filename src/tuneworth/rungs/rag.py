@@ -106,6 +106,15 @@ class RagRung:
         return len(set(cfg.k)) + len(set(cfg.context_tokens)) - 1
 
     def strategy(self, ctx: RunContext, k: int, budget: int) -> Strategy:
+        """A candidate, decoded like the best rung so far (like for like: retrieval is the only change)."""
+        s = self._strategy(ctx, k, budget)
+        best = ctx.chosen.get("L2") or ctx.chosen.get("L1")
+        if best is not None and best.decoding != "free":
+            s.decoding, s.response_format, s.choices = best.decoding, best.response_format, best.choices
+            s.config["decoding"] = best.decoding
+        return s
+
+    def _strategy(self, ctx: RunContext, k: int, budget: int) -> Strategy:
         self.prepare(ctx)
         base = self.base_strategy(ctx)
         count = ctx.count_tokens
