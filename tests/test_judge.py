@@ -331,8 +331,10 @@ def test_cli_climb_with_a_registry_judge_and_per_rung_model(tmp_path: Path) -> N
     assert "a model per rung" in res.stdout and "fake/echo" in res.stdout  # a model column
     assert "warning: judge calibration: no human-labelled file" in res.stderr
     summary = json.loads((run / "summary.json").read_text())
-    assert [r["score"] for r in summary["rungs"]] == [0.75, 0.75]
-    assert summary["models"] == {"L1": "fake/echo", "L2": "fake/constant:Order 1 ships Monday. - Pip"}
+    assert [r["score"] for r in summary["rungs"]] == [0.75, 0.75, 0.75]  # L1, L2, L3 (dynamic few-shot)
+    assert summary["models"] == {
+        "L1": "fake/echo", "L2": "fake/constant:Order 1 ships Monday. - Pip", "L3": "fake/echo"
+    }
     assert summary["judge"]["model"] == "fake/constant:Score: 4\nReason: fine"
     rep = subprocess.run([sys.executable, "-m", "tuneworth", "report", str(run)], capture_output=True, text=True)
     assert rep.returncode == 0 and "judge" in rep.stdout

@@ -22,14 +22,13 @@ from tuneworth.task import Task
 
 def check_reachable(model: Model) -> None:
     """Raise a clear ProviderError when an API judge cannot be reached (no completion is paid for)."""
-    client = getattr(model.provider, "client", None)
-    models_api = getattr(client, "models", None)
-    if models_api is None:
+    probe = getattr(model.provider, "probe", None)
+    if probe is None:
         return  # local and fake judges: building them already loaded (or failed to load) the weights
     import openai
 
     try:
-        models_api.list()
+        probe()
     except openai.AuthenticationError as e:
         raise AuthError(
             f"judge model {model.model_id}: authentication failed ({e.message})",

@@ -159,6 +159,13 @@ class OpenAIProvider:
             "cuts": lim.cuts if lim else 0,
         }
 
+    def probe(self) -> None:
+        """List the server's models once (free): the SDK's error if it cannot be reached or refuses the key."""
+        import openai
+
+        with openai.OpenAI(api_key=self._key, base_url=self._base_url, timeout=self.timeout, max_retries=0) as c:
+            c.models.list()
+
     def close(self) -> None:
         """Close the HTTP client on its own event loop, then the loop."""
         loop, clients = getattr(self, "_loop", None), getattr(self, "_clients", [])
