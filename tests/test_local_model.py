@@ -113,7 +113,7 @@ def test_climb_cli_on_real_model(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads(res.stdout)
-    assert [r["name"] for r in summary["rungs"]] == ["L1", "L2"]
+    assert [r["name"] for r in summary["rungs"]] == ["L1", "L2", "L3"]
     header = json.loads((run / "record.json").read_text())
     assert header["model"]["id"] == "local/smollm2-135m" and header["status"] == "finished"
     items = [json.loads(x) for x in (run / "items.jsonl").read_text().splitlines()]

@@ -39,6 +39,8 @@ variants = ["base"]
 [rungs.L2]
 k = [1]
 selection = ["random"]
+[rungs.L3]
+enabled = false
 [scoring]
 record = ["token_f1", "rouge_l"]
 """

@@ -47,6 +47,8 @@ max_connections = 4
 timeout = 10
 [rungs.L2]
 k = [1, 3]
+[rungs.L3]
+enabled = false  # its dynamic few-shot can repeat an L2 prompt exactly; this test counts one request per item
 """
 MAX_CONNECTIONS = 4
 
