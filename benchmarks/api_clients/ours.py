@@ -23,7 +23,7 @@ from tuneworth.models.model import Model
 from tuneworth.models.openai import OpenAIProvider
 from tuneworth.record import RunRecord
 from tuneworth.rungs.base import RunContext, Strategy
-from tuneworth.task import DataConfig, ModelConfig, Task
+from tuneworth.task import DataConfig, ModelConfig, ScoringConfig, Task
 
 
 def cpu() -> float:
@@ -36,7 +36,10 @@ def main() -> None:
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
     config = ModelConfig(name="openai/echo", base_url=url, max_connections=c, timeout=timeout, max_retries=10)
-    task = Task(name="bench", data=DataConfig(path="unused.jsonl"), model=config)
+    # Exact match only, as the peers score (no lexical/embedding similarity metrics per item).
+    task = Task(
+        name="bench", data=DataConfig(path="unused.jsonl"), model=config, scoring=ScoringConfig(record=[])
+    )
     items = [
         Example(id=f"bench:{i}", input=f"Question {i}: what is {i} plus one?", output="ok") for i in range(n)
     ]
@@ -47,11 +50,20 @@ def main() -> None:
         record = RunRecord(Path(d) / "run", {"task": "bench"})
         ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
         strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
+        profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile of the clocked part only
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         c0 = cpu()
         t0 = time.perf_counter()
         [results] = ev.run([strategy], items, "test")
         seconds = time.perf_counter() - t0
         cpu_seconds = cpu() - c0
+        if profile:
+            prof.disable()
+            prof.dump_stats(profile)
         record.close()
     errors = sum(r.error is not None for r in results)
     out = {
