@@ -173,6 +173,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "n": args.n,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "throughput": [],
         "overhead": [],
         "faults": [],
@@ -222,6 +223,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     save(args.save_as, result)
 
 
