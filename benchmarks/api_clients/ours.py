@@ -1,4 +1,4 @@
-"""tuneworth's engine as a client: Evaluator -> Model -> OpenAIProvider, items appended to a run record.
+"""tuneworth's engine as a client: Evaluator -> Model (completion cache) -> OpenAIProvider, items in a run record.
 
 Usage: python ours.py URL N CONCURRENCY [TIMEOUT] -> one JSON line {"seconds", "completed", "errors", "api"}.
 Runs in the project's virtualenv. The clock covers the evaluation call only (imports and setup excluded).
@@ -19,6 +19,7 @@ import openai  # noqa: F401  (imported before the clock, as the peer drivers imp
 from tuneworth.data.example import Example
 from tuneworth.data.split import Split
 from tuneworth.evaluate.runner import Evaluator
+from tuneworth.models.cache import CompletionCache
 from tuneworth.models.model import Model
 from tuneworth.models.openai import OpenAIProvider
 from tuneworth.record import RunRecord
@@ -45,8 +46,12 @@ def main() -> None:
     ]
     ctx = RunContext(task, Split([], [], items), None, lambda s: len(s) // 4)
     provider = OpenAIProvider("echo", config)
-    model = Model(provider, batch_size=provider.preferred_batch_size, cache=None)
     with tempfile.TemporaryDirectory() as d:
+        # The completion cache as a climb uses it (a fresh, empty one: every item is a miss, and
+        # each answer is committed as it arrives); peers run without theirs.
+        model = Model(
+            provider, batch_size=provider.preferred_batch_size, cache=CompletionCache(Path(d) / "cache.sqlite")
+        )
         record = RunRecord(Path(d) / "run", {"task": "bench"})
         ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
         strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
@@ -65,12 +70,16 @@ def main() -> None:
             prof.disable()
             prof.dump_stats(profile)
         record.close()
+        assert model.cache is not None
+        cached = model.cache.stats()["entries"]
+        model.cache.close()
     errors = sum(r.error is not None for r in results)
     out = {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "completed": len(results) - errors,
         "errors": errors,
+        "cache_entries": cached,
         "api": dict(provider.stats),
     }
     out["api"]["concurrency"] = provider.concurrency
