@@ -217,6 +217,8 @@ class FineTuningRung(_Strict):
     """LoRA scaling (local training)."""
     target_modules: list[str] | None = None
     """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
+    lora_layers: int | None = Field(default=None, ge=1)
+    """LoRA on the last N transformer layers only (default: all); backpropagation stops below them."""
     max_length: int = Field(default=512, ge=8)
     """Longer training examples are dropped and reported (never silently truncated)."""
     eval_every: int | None = Field(default=None, ge=1)

@@ -133,6 +133,9 @@ def tune_cmd(
         points = curve(t, m, progress=RichProgress(console))
         write_curve(result.run_dir / "learning_curve.json", points)
         for p in points:
+            if p.get("skipped"):
+                console.print(f"  {p['fraction']:>4.0%} of train: skipped ({p['skipped']})")
+                continue
             console.print(
                 f"  {p['fraction']:>4.0%} of train ({p['train_examples']} examples): "
                 f"{p['score']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"

@@ -188,6 +188,7 @@ def train_lora(
         lora_dropout=hp.lora_dropout,
         target_modules=hp.targets,
         task_type="CAUSAL_LM",
+        **_layer_range(model, hp.lora_layers),
     )
     try:
         peft_model = get_peft_model(model, lora)
@@ -415,6 +416,14 @@ def train_lora(
         hp.to_dict(),
         train.dropped,
     )
+
+
+def _layer_range(model: Any, last: int | None) -> dict[str, Any]:
+    """PEFT arguments restricting LoRA to the last ``last`` layers (nothing when None or all)."""
+    n = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if last is None or n == 0 or last >= n:
+        return {}
+    return {"layers_to_transform": list(range(n - last, n))}
 
 
 def _check_count(n: int, path: Path, why: str) -> None:
