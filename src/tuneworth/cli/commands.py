@@ -28,7 +28,7 @@ import click
     "--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist)."
 )
 @click.option(
-    "--no-cache", is_flag=True, help="Do not read or write the completion cache (or set TUNEWORTH_CACHE=0)."
+    "--no-cache", is_flag=True, help="Do not read or write the completion and embedding caches (or set TUNEWORTH_CACHE=0)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table.")
 @click.option(
@@ -96,6 +96,10 @@ def climb_cmd(
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
     console = Console(stderr=True)
     console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
+    if no_cache:  # every cache for this command: completions and embeddings (retrieval, audit, metrics)
+        from tuneworth.models.cache import caches_off
+
+        click.get_current_context().with_resource(caches_off())
     m = resolve_model(t.model.name, t.model, cache=False if no_cache else None)
     result = climb(
         t,
