@@ -116,7 +116,7 @@ def test_tune_runs_a_fine_tuning_job_on_tuneworth_serve(tmp_path: Path) -> None:
 
         # The ft: model, served by the same server, was scored on all 8 test items.
         row = summary["rungs"][0]
-        assert row["name"] == "L4" and row["config"] == {"model": f"openai/{training['model_id']}"}
+        assert row["name"] == "L4" and row["config"]["model"] == f"openai/{training['model_id']}"
         assert row["n"] == 8 and row["errors"] == 0
 
         client = server.client()
