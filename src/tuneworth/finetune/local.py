@@ -26,8 +26,8 @@ from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES, Hyperparameters
 from tuneworth.finetune.packing import pack, step_groups
 
 ROW_TOKENS = 384
-"""Packed rows are cut at about this many tokens (gradients accumulate over the rows of one step; an
-example longer than this gets a row of its own). Attention inside a packed row costs ~row length^2
+"""A step's examples are packed into rows of about this many tokens (gradients accumulate over the
+rows of one step; examples are never split). Attention inside a packed row costs ~row length^2
 whatever the per-example mask, so short rows waste less; a few hundred tokens keeps the matrix
 products large enough to run at full speed on a CPU."""
 
