@@ -58,6 +58,11 @@ def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
     lines.append("")
     for skip in (header.get("decoding") or {}).get("skipped", []):
         lines.append(f"- decoding {skip['mode']} skipped: {skip['reason']}")
+    from tuneworth.decoding.gap import ladder_format_gap
+
+    kind = ((header.get("config") or {}).get("output") or {}).get("kind")
+    if kind in ("label", "json") and (gap := ladder_format_gap(summary["rungs"])) is not None:
+        lines.append(f"- format, prompting vs fine-tuning: {gap}")
     for name, info in header.get("rungs", {}).items():
         lines.append(f"## {name}: validation scores")
         lines.append("")
