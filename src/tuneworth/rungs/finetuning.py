@@ -33,6 +33,7 @@ def hyperparameters(ctx: RunContext) -> Any:
         lora_r=c.lora_r,
         lora_alpha=c.lora_alpha,
         target_modules=c.target_modules,
+        lora_layers=c.lora_layers,
         max_length=c.max_length,
         seed=ctx.task.seed,
         eval_every=c.eval_every,
