@@ -202,6 +202,9 @@ def validate_cmd(task: Path) -> None:
         from tuneworth.judge.calibration import load_calibration
 
         load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
+    from tuneworth.decoding.labels import check_label_tokenization
+
+    check_label_tokenization(t)  # labels a local model's tokenizer cannot tell apart: an error here
     sizes = info["sizes"]
     click.echo(
         f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
