@@ -180,7 +180,7 @@ def validate_cmd(task: Path) -> None:
     if t.primary_metric == "judge" and t.judge.calibration:
         from tuneworth.judge.calibration import load_calibration
 
-        load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
+        load_calibration(t.resolve(t.judge.calibration), _split.test, mode=t.judge.mode)  # every line a test item
     sizes = info["sizes"]
     click.echo(
         f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
