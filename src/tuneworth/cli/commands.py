@@ -201,7 +201,7 @@ def validate_cmd(task: Path) -> None:
     if t.primary_metric == "judge" and t.judge.calibration:
         from tuneworth.judge.calibration import load_calibration
 
-        load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
+        load_calibration(t.resolve(t.judge.calibration), _split.test, mode=t.judge.mode)  # every line a test item
     from tuneworth.decoding.labels import check_label_tokenization
 
     check_label_tokenization(t)  # labels a local model's tokenizer cannot tell apart: an error here
