@@ -138,6 +138,7 @@ def test_sigkill_at_random_moments_then_resume(
             at = have + rng.randint(1, max(1, len(ref_items) - have - 8))
             kills += _run_and_kill(cmd, _env(home), runs, at)
         [run_dir] = list(runs.iterdir())  # every attempt reused the same run directory
+        time.sleep(0.5)  # requests the killed process had already written reach the server's count
         before = server.stats()["requests"]
         recorded_before = set(_keys(load_record(run_dir)[1]))
         finished_before = len(recorded_before)
