@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import socket
 import subprocess
@@ -56,6 +57,12 @@ def http(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         return out
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client_command(
     name: str, url: str, n: int, c: int, args: argparse.Namespace, timeout: float
 ) -> list[str]:
@@ -82,7 +89,9 @@ def run_client(
 ) -> dict[str, Any]:
     http(f"{base}/config", {**server, "answer": ANSWER})
     cmd = client_command(name, f"{base}/v1", n, c, args, timeout)
+    server_cpu0 = proc_cpu(args.server_pid)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    server_cpu = proc_cpu(args.server_pid) - server_cpu0
     stats = http(f"{base}/stats")
     row: dict[str, Any] = {
         "client": name,
@@ -103,6 +112,9 @@ def run_client(
         server_seconds=round(window, 3),
         items_per_s=round(client["completed"] / window, 1) if window > 0 else None,
         server_requests=stats["requests"],
+        # The server's own CPU per request (one process, one event loop): 1000 / this is its cap in
+        # requests/s on one core, whatever the client.
+        server_cpu_ms_per_request=round(server_cpu * 1000 / max(1, stats["requests"]), 2),
         requests_per_item=round(stats["requests"] / n, 3),
         outcomes=stats["outcomes"],
         max_in_flight=stats["max_in_flight"],
@@ -131,7 +143,7 @@ def show(row: dict[str, Any]) -> None:
     print(
         f"  {row['client']:<11} C={row['concurrency']:<3} {row['items_per_s']:>7} items/s{extra}; "
         f"{row['completed']}/{row['n']} done, {row['requests_per_item']}x requests, client {row['client_seconds']} s, "
-        f"{row['client_cpu_ms_per_item']} ms CPU/item",
+        f"{row['client_cpu_ms_per_item']} ms CPU/item; server {row['server_cpu_ms_per_request']} ms CPU/request",
         flush=True,
     )
 
@@ -157,9 +169,11 @@ def main() -> None:
         [sys.executable, "-m", "tuneworth.testing.fault_server", "--port", str(port)],
         stderr=subprocess.DEVNULL,
     )
+    args.server_pid = server.pid
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "n": args.n,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "throughput": [],
         "overhead": [],
         "faults": [],
@@ -209,6 +223,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     save(args.save_as, result)
 
 

@@ -1,13 +1,18 @@
 """Free vs constrained decoding on the bundled model: validity, score (95% intervals), items/s.
 
-1. support-triage (bundled example) and restaurant8k (../shared, slot extraction as JSON): the same
-   test items under L1 (the ``format`` prompt) and L2 (k nearest demonstrations), each decoded freely
-   and with the JSON Schema (llguidance); validity rate with a Wilson interval, score with the metric's
-   interval, items/s and the constrained/free items/s ratio.
-2. Label scoring throughput: support-triage's category as a 10-label task (its 7 categories plus 3
-   distractor labels), label scoring vs free generation of the same items.
-All through the real Evaluator and local provider, completion cache off, one process (ratios are
-within one run). Usage: python benchmarks/bench_constrained.py [--n 40] [--k 4] [--skip-restaurant]
+1. ``--part triage``: the bundled example (support-triage, JSON) on its test items, and label-scoring
+   throughput: support-triage's category as a 10-label task (its 7 categories plus 3 distractor
+   labels), label scoring (``choice``) vs free generation of the same items.
+2. ``--part restaurant``: restaurant8k (../shared, converted by ``benchmarks/restaurant8k.py``) as
+   JSON slot extraction; train = the first ``--train`` training utterances (demonstrations), test = a
+   seeded sample of ``--n`` utterances of its test split.
+Each dataset runs under L1 (the ``format`` prompt) and L2 (``--k`` nearest demonstrations), each
+decoded freely and with the JSON Schema (llguidance): validity rate (Wilson interval), score (the
+metric's interval: Wilson for pass/fail, bootstrap otherwise, ``decide.intervals.mean_ci``), the
+paired difference constrained - free (exact McNemar on validity, paired bootstrap on the score),
+items/s and the constrained/free items/s ratio. All through the real Evaluator and local provider,
+completion cache off, one process (ratios are within one run); load average at start and end.
+Usage: python benchmarks/bench_constrained.py --part triage|restaurant [--n 40] [--k 4]
 """
 
 from __future__ import annotations
@@ -15,17 +20,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import random
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from _results import save
+from restaurant8k import SHARED, SYSTEM, convert
 
 from tuneworth.climb import load_split
+from tuneworth.decide.intervals import mean_ci
 from tuneworth.decoding.plan import with_decoding
+from tuneworth.evaluate.metrics import BINARY
+from tuneworth.evaluate.paired import mcnemar_exact, paired_bootstrap
 from tuneworth.evaluate.runner import Evaluator
 from tuneworth.evaluate.stats import wilson
-from tuneworth.evaluate.summary import summarize
 from tuneworth.models.local import LocalProvider
 from tuneworth.models.model import Model
 from tuneworth.rungs.base import RunContext, Strategy
@@ -34,32 +45,29 @@ from tuneworth.rungs.prompting import PromptingRung
 from tuneworth.task import ModelConfig, Task, load_task
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "datasets" / "restaurant8k"
 SLOTS = ["date", "time", "people", "first_name", "last_name"]
+DISTRACTORS = ["spam", "legal", "other"]
 
 
-def restaurant_task(work: Path, n_train: int = 600) -> Path:
-    """restaurant8k's first ``n_train`` training utterances as a JSON slot-extraction task."""
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def restaurant_task(work: Path, n_test: int, n_train: int, seed: int) -> Path:
+    """restaurant8k as a JSON slot-extraction task: ``n_train`` train utterances, ``n_test`` sampled test ones."""
     work.mkdir(parents=True, exist_ok=True)
-    items = json.loads((SHARED / "train.json").read_text(encoding="utf-8"))[:n_train]
-    with (work / "data.jsonl").open("w", encoding="utf-8") as f:
-        for it in items:
-            text = it["userInput"]["text"]
-            gold = {
-                lab["slot"]: text[lab["valueSpan"].get("startIndex", 0) : lab["valueSpan"]["endIndex"]]
-                for lab in it.get("labels", [])
-            }
-            msgs = [{"role": "user", "content": text}, {"role": "assistant", "content": json.dumps(gold)}]
-            f.write(json.dumps({"messages": msgs}) + "\n")
+    convert("train", work / "train.jsonl", limit=n_train)
+    full = convert("test", work / "test-all.jsonl").read_text(encoding="utf-8").splitlines()
+    sample = sorted(random.Random(seed).sample(range(len(full)), n_test))
+    (work / "test.jsonl").write_text("".join(full[i] + "\n" for i in sample), encoding="utf-8")
     props = {s: {"type": "string", "maxLength": 40} for s in SLOTS}
     (work / "schema.json").write_text(
         json.dumps({"type": "object", "properties": props, "additionalProperties": False}), encoding="utf-8"
     )
     (work / "tuneworth.toml").write_text(
-        'name = "restaurant8k"\nmetric = "field_accuracy"\n[data]\npath = "data.jsonl"\n'
-        "validation_size = 16\ntest_size = 40\n"
-        '[prompt]\nsystem = "Extract the restaurant booking details the user gives (date, time, number of '
-        'people, first and last name). Leave out what they do not say."\n'
+        f'name = "restaurant8k"\nmetric = "field_accuracy"\nseed = {seed}\n'
+        '[data]\ntrain = "train.jsonl"\ntest = "test.jsonl"\nvalidation_size = 16\n'
+        f"[prompt]\nsystem = {json.dumps(SYSTEM)}\n"
         '[output]\nkind = "json"\nschema = "schema.json"\n[model]\nmax_tokens = 40\nbatch_size = 48\n',
         encoding="utf-8",
     )
@@ -71,23 +79,49 @@ def run(ev: Evaluator, strategy: Strategy, items: list[Any], metric: str, seed: 
     [results] = ev.run([strategy], items, "test")
     seconds = time.perf_counter() - t0
     rows = [r.to_dict() for r in results]
-    row = summarize(strategy.rung, strategy.rung, strategy.config, rows, metric, seed)
-    scored = [r for r in rows if r["score"] is not None]
+    scored = [r for r in rows if r["error"] is None and r["score"] is not None]
+    values = [float(r["score"]) for r in scored]
     valid = sum(1 for r in scored if r["valid"])
     v_lo, v_hi = wilson(valid, len(scored)) if scored else (0.0, 0.0)
+    s_lo, s_hi, method = mean_ci(values, binary=metric in BINARY, seed=seed)
     return {
         "config": strategy.config,
-        "decoding": row["decoding"],
-        "n": row["n"],
-        "validity_rate": row["validity_rate"],
+        "decoding": strategy.decoding,
+        "n": len(scored),
+        "validity_rate": round(valid / len(scored), 4) if scored else None,
         "validity_ci": [round(v_lo, 3), round(v_hi, 3)],
-        "score": round(row["score"], 4) if row["score"] is not None else None,
-        "score_ci": [round(row["ci_low"], 3), round(row["ci_high"], 3)] if row["n"] else None,
-        "errors": row["errors"],
+        "score": round(sum(values) / len(values), 4) if values else None,
+        "score_ci": [round(s_lo, 3), round(s_hi, 3)],
+        "score_ci_method": method,
+        "errors": len(rows) - len(scored),
         "seconds": round(seconds, 1),
         "items_per_s": round(len(items) / seconds, 3),
-        "completion_tokens_mean": row["completion_tokens_mean"],
+        "prompt_tokens_mean": round(sum(r["prompt_tokens"] for r in rows) / len(rows), 1),
+        "completion_tokens_mean": round(sum(r["completion_tokens"] for r in rows) / len(rows), 1),
+        "_rows": {r["item_id"]: r for r in rows},
     }
+
+
+def paired(free: dict[str, Any], other: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Constrained - free on the same items: exact McNemar on validity, paired bootstrap on the score."""
+    ids = [i for i, r in free["_rows"].items() if r["score"] is not None and other["_rows"][i]["score"] is not None]
+    a = [free["_rows"][i] for i in ids]
+    b = [other["_rows"][i] for i in ids]
+    only_free = sum(1 for x, y in zip(a, b, strict=True) if x["valid"] and not y["valid"])
+    only_other = sum(1 for x, y in zip(a, b, strict=True) if y["valid"] and not x["valid"])
+    diff, lo, hi, p = paired_bootstrap([x["score"] for x in a], [y["score"] for y in b], seed=seed)
+    return {
+        "pairs": len(ids),
+        "validity_discordant": {"only_free_valid": only_free, "only_constrained_valid": only_other},
+        "validity_mcnemar_p": round(mcnemar_exact(only_free, only_other), 5),
+        "score_diff": round(diff, 4),
+        "score_diff_ci": [round(lo, 3), round(hi, 3)],
+        "score_diff_p": round(p, 4),
+    }
+
+
+def public(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if not k.startswith("_")}
 
 
 def compare(task: Task, model: Model, k: int, n: int) -> dict[str, Any]:
@@ -99,13 +133,14 @@ def compare(task: Task, model: Model, k: int, n: int) -> dict[str, Any]:
     l1 = next(s for s in PromptingRung().strategies(ctx) if s.config["variant"] == "format")
     ctx.chosen["L1"] = l1
     l2 = FewShotRung().strategy(ctx, k, "nearest")
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"n_test": len(items), "n_train": len(split.train)}
     for rung, base in (("L1", l1), ("L2", l2)):
         free = run(ev, base, items, task.primary_metric, task.seed)
         constrained = run(ev, with_decoding(base, "schema", None, schema), items, task.primary_metric, task.seed)
         out[rung] = {
-            "free": free,
-            "schema": constrained,
+            "free": public(free),
+            "schema": public(constrained),
+            "paired_schema_minus_free": paired(free, constrained, task.seed),
             "items_per_s_ratio_schema_vs_free": round(constrained["items_per_s"] / free["items_per_s"], 3),
         }
         print(task.name, rung, json.dumps(out[rung]), flush=True)
@@ -113,10 +148,11 @@ def compare(task: Task, model: Model, k: int, n: int) -> dict[str, Any]:
 
 
 def label_throughput(task: Task, model: Model, n: int) -> dict[str, Any]:
-    """support-triage's category as a 10-label task: label scoring vs free generation."""
+    """support-triage's category as a 10-label task: label scoring vs free generation of the same items."""
     split, _ = load_split(task)
     items = split.test[:n]
-    labels = ["billing", "shipping", "returns", "account", "technical", "product", "feedback", "spam", "legal", "other"]
+    categories = task.json_schema()["properties"]["category"]["enum"]
+    labels = [*categories, *DISTRACTORS]
     label_task = task.model_copy(
         update={"output": task.output.model_copy(update={"kind": "label", "labels": labels, "schema_": None}), "metric": None}
     )
@@ -124,14 +160,16 @@ def label_throughput(task: Task, model: Model, n: int) -> dict[str, Any]:
     ctx = RunContext(label_task, split, None, model.count_tokens)
     ev = Evaluator(ctx, model)
     fmt = next(s for s in PromptingRung().strategies(ctx) if s.config["variant"] == "format")
+    # Free generation gets room for the longest label (and a little chatter), not the JSON budget.
     fmt.max_tokens = 8
     free = run(ev, fmt, relabelled, "accuracy", task.seed)
     choice = run(ev, with_decoding(fmt, "choice", labels, None), relabelled, "accuracy", task.seed)
     out = {
-        "labels": len(labels),
+        "labels": labels,
         "free_max_tokens": fmt.max_tokens,
-        "free": free,
-        "choice": choice,
+        "free": public(free),
+        "choice": public(choice),
+        "paired_choice_minus_free": paired(free, choice, task.seed),
         "items_per_s_ratio_choice_vs_free": round(choice["items_per_s"] / free["items_per_s"], 3),
     }
     print("labels", json.dumps(out), flush=True)
@@ -140,18 +178,30 @@ def label_throughput(task: Task, model: Model, n: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--k", type=int, default=4)
-    ap.add_argument("--skip-restaurant", action="store_true")
+    ap.add_argument("--part", choices=["triage", "restaurant"], required=True)
+    ap.add_argument("--n", type=int, default=40, help="test items per variant")
+    ap.add_argument("--k", type=int, default=4, help="L2 demonstrations (nearest)")
+    ap.add_argument("--train", type=int, default=600, help="restaurant8k train utterances (demonstration pool)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--out", default=None, help="results name (default constrained_<part>)")
     args = ap.parse_args()
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"part": args.part, "n": args.n, "k": args.k, "load_average_start": load()}
     triage = load_task(ROOT / "examples" / "support-triage")
     model = Model(LocalProvider("smollm2-135m", ModelConfig()), batch_size=triage.model.batch_size)
-    result: dict[str, Any] = {"n": args.n, "k": args.k, "model": model.model_id}
-    result["label_scoring_10_labels"] = label_throughput(triage, model, args.n)
-    result["support_triage"] = compare(triage, model, args.k, args.n)
-    if not args.skip_restaurant and (SHARED / "train.json").is_file():
-        result["restaurant8k"] = compare(load_task(restaurant_task(Path("/tmp/tuneworth-r8k"))), model, args.k, args.n)
-    save("constrained", result)
+    result["model"] = model.model_id
+    if args.part == "triage":
+        result["support_triage"] = compare(triage, model, args.k, args.n)
+        result["label_scoring_10_labels"] = label_throughput(triage, model, args.n)
+    else:
+        if not (SHARED / "test.json").is_file():
+            raise SystemExit(f"{SHARED} not present")
+        with tempfile.TemporaryDirectory(prefix="tuneworth-r8k-") as tmp:
+            task = load_task(restaurant_task(Path(tmp), args.n, args.train, args.seed))
+            result["restaurant8k"] = {"seed": args.seed, **compare(task, model, args.k, args.n)}
+    result["load_average_end"] = load()
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    save(args.out or f"constrained_{args.part}", result)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_fewshot_prefix.py [--n 24] [--k 4] [--max-tokens 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--batch", type=int, default=24)
     args = ap.parse_args()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     task = load_task(ROOT / "examples" / "support-triage")
     split, _ = load_split(task)
     p = LocalProvider("smollm2-135m", ModelConfig())
@@ -64,6 +66,8 @@ def main() -> None:
         "prefix_reuse_items_per_s": round(reused, 3),
         "speedup": round(reused / plain, 2),
         "outputs_identical": plain_texts == reused_texts,
+        "load_average_start": load_start,
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }
     save("fewshot_prefix", result)
 

@@ -225,7 +225,9 @@ def test_bad_input_is_refused_clearly(tiny: Path, home: Path, tmp_path: Path) ->
         train_lora(str(tiny), write_chat_file(tmp_path / "long3.jsonl", rows), None, hp)
 
 
-def test_full_disk_while_saving_registers_nothing(home: Path) -> None:
+def test_full_disk_while_saving_registers_nothing(
+    tiny: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tuneworth.finetune import store
 
     def write_then_fill_the_disk(tmp: Path) -> None:
@@ -237,6 +239,41 @@ def test_full_disk_while_saving_registers_nothing(home: Path) -> None:
     assert list((home / "adapters").iterdir()) == []
     with pytest.raises(ConfigError, match="no fine-tuned model"):
         store.read_meta("ft:x:y:abc")
+
+    # The disk fills up while training writes a checkpoint: a clear error, no half-written checkpoint,
+    # nothing registered.
+    import torch
+
+    from tuneworth.finetune.local import train_lora
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", no_space)
+    train, _ = label_files(tmp_path / "data", n_train=12)
+    work = tmp_path / "work"
+    hp = Hyperparameters(n_epochs=1, batch_size=12, lora_r=2)
+    with pytest.raises(
+        TrainingError, match=r"disk is full while saving checkpoint-1 .*nothing was registered"
+    ):
+        train_lora(str(tiny), train, None, hp, work_dir=work)
+    assert [p.name for p in work.iterdir()] == ["run.json"]
+    assert list((home / "adapters").iterdir()) == []
+
+
+def test_lora_on_the_top_layers_only(tiny: Path, home: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from tuneworth.finetune.local import train_lora
+
+    train, valid = label_files(tmp_path / "data", n_train=12, n_valid=4)
+    hp = Hyperparameters(n_epochs=1, batch_size=12, lora_r=2, lora_layers=1, learning_rate_multiplier=50.0)
+    result = train_lora(str(tiny), train, valid, hp)
+    keys = load_file(str(result.adapter_dir / "adapter_model.safetensors")).keys()
+    assert keys and all(".layers.1." in k for k in keys)  # the tiny model has layers 0 and 1
+    assert result.hyperparameters["lora_layers"] == 1
+    with pytest.raises(ConfigError, match="lora_layers"):
+        Hyperparameters(lora_layers=0)
 
 
 def test_hyperparameters_auto_and_validation() -> None:

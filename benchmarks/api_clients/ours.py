@@ -1,4 +1,4 @@
-"""tuneworth's engine as a client: Evaluator -> Model -> OpenAIProvider, items appended to a run record.
+"""tuneworth's engine as a client: Evaluator -> Model (completion cache) -> OpenAIProvider, items in a run record.
 
 Usage: python ours.py URL N CONCURRENCY [TIMEOUT] -> one JSON line {"seconds", "completed", "errors", "api"}.
 Runs in the project's virtualenv. The clock covers the evaluation call only (imports and setup excluded).
@@ -19,11 +19,12 @@ import openai  # noqa: F401  (imported before the clock, as the peer drivers imp
 from tuneworth.data.example import Example
 from tuneworth.data.split import Split
 from tuneworth.evaluate.runner import Evaluator
+from tuneworth.models.cache import CompletionCache
 from tuneworth.models.model import Model
 from tuneworth.models.openai import OpenAIProvider
 from tuneworth.record import RunRecord
 from tuneworth.rungs.base import RunContext, Strategy
-from tuneworth.task import DataConfig, ModelConfig, Task
+from tuneworth.task import DataConfig, ModelConfig, ScoringConfig, Task
 
 
 def cpu() -> float:
@@ -36,29 +37,49 @@ def main() -> None:
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
     config = ModelConfig(name="openai/echo", base_url=url, max_connections=c, timeout=timeout, max_retries=10)
-    task = Task(name="bench", data=DataConfig(path="unused.jsonl"), model=config)
+    # Exact match only, as the peers score (no lexical/embedding similarity metrics per item).
+    task = Task(
+        name="bench", data=DataConfig(path="unused.jsonl"), model=config, scoring=ScoringConfig(record=[])
+    )
     items = [
         Example(id=f"bench:{i}", input=f"Question {i}: what is {i} plus one?", output="ok") for i in range(n)
     ]
     ctx = RunContext(task, Split([], [], items), None, lambda s: len(s) // 4)
     provider = OpenAIProvider("echo", config)
-    model = Model(provider, batch_size=provider.preferred_batch_size, cache=None)
     with tempfile.TemporaryDirectory() as d:
+        # The completion cache as a climb uses it (a fresh, empty one: every item is a miss, and
+        # each answer is committed as it arrives); peers run without theirs.
+        model = Model(
+            provider, batch_size=provider.preferred_batch_size, cache=CompletionCache(Path(d) / "cache.sqlite")
+        )
         record = RunRecord(Path(d) / "run", {"task": "bench"})
         ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
         strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
+        profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile of the clocked part only
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         c0 = cpu()
         t0 = time.perf_counter()
         [results] = ev.run([strategy], items, "test")
         seconds = time.perf_counter() - t0
         cpu_seconds = cpu() - c0
+        if profile:
+            prof.disable()
+            prof.dump_stats(profile)
         record.close()
+        assert model.cache is not None
+        cached = model.cache.stats()["entries"]
+        model.cache.close()
     errors = sum(r.error is not None for r in results)
     out = {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "completed": len(results) - errors,
         "errors": errors,
+        "cache_entries": cached,
         "api": dict(provider.stats),
     }
     out["api"]["concurrency"] = provider.concurrency

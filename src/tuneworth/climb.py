@@ -298,7 +298,7 @@ def climb(
                 "seconds": row["seconds"],
                 "model": {"spec": _spec(task, name, models, rung_model), "id": rung_model.model_id},
             }
-            if len(ctx.decodings) > 1:
+            if len(getattr(rung, "decodings", None) or ctx.decodings) > 1:  # L4 plans its own
                 from tuneworth.decoding.gap import compare_decodings
 
                 record.header["rungs"][name]["decoding"] = compare_decodings(

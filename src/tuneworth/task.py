@@ -217,6 +217,8 @@ class FineTuningRung(_Strict):
     """LoRA scaling (local training)."""
     target_modules: list[str] | None = None
     """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
+    lora_layers: int | None = Field(default=None, ge=1)
+    """LoRA on the last N transformer layers only (default: all); backpropagation stops below them."""
     max_length: int = Field(default=512, ge=8)
     """Longer training examples are dropped and reported (never silently truncated)."""
     eval_every: int | None = Field(default=None, ge=1)
@@ -343,10 +345,15 @@ class JudgeConfig(_Strict):
     """The rubric in a file (instead of ``rubric``)."""
     swap: bool = True
     """Pairwise: judge both orders (answer as A, then as B) to cancel position bias."""
+    decoding: Literal["auto", "choice", "text"] = "auto"
+    """``auto``: label scoring over the verdict labels for local judges (always parseable), text with a
+    reason for API judges; ``choice`` or ``text`` forces one."""
     calibration: str | None = None
-    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5)."""
+    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5; pairwise
+    also takes preferences of the output over the reference: "better", "tie" or "worse")."""
     min_agreement: float = Field(default=0.5, ge=-1, le=1)
-    """Calibration: warn when the judge's Spearman correlation with people is below this."""
+    """Calibration: warn when the judge's agreement with people (Spearman; Cohen's kappa for
+    preferences) is below this."""
 
 
 class Task(_Strict):

@@ -49,6 +49,10 @@ def _run(
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
     console = Console(stderr=True)
     spec = model_spec or task.model.name
+    if no_cache:  # the embedding cache too, not only completions
+        from tuneworth.models.cache import caches_off
+
+        click.get_current_context().with_resource(caches_off())
     m = resolve_model(spec, task.model, cache=False if no_cache else None)
     result = climb(
         task,
@@ -85,7 +89,7 @@ _common = [
     click.option(
         "--out", type=click.Path(path_type=Path), help="Exact run directory to create (must not exist)."
     ),
-    click.option("--no-cache", is_flag=True, help="Do not read or write the completion cache."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the completion and embedding caches."),
     click.option(
         "--json", "as_json", is_flag=True, help="Print summary.json to stdout instead of the table."
     ),
@@ -129,6 +133,9 @@ def tune_cmd(
         points = curve(t, m, progress=RichProgress(console))
         write_curve(result.run_dir / "learning_curve.json", points)
         for p in points:
+            if p.get("skipped"):
+                console.print(f"  {p['fraction']:>4.0%} of train: skipped ({p['skipped']})")
+                continue
             console.print(
                 f"  {p['fraction']:>4.0%} of train ({p['train_examples']} examples): "
                 f"{p['score']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"

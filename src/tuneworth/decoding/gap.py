@@ -53,3 +53,28 @@ def _verdict(modes: dict[str, dict[str, Any]]) -> tuple[bool | None, str]:
     if best["validity_rate"] >= VALID_ENOUGH:
         return True, f"{mode} decoding closed the format gap: {change}"
     return False, f"{mode} decoding did not close the format gap: {change}"
+
+
+def ladder_format_gap(rows: Sequence[dict[str, Any]]) -> str | None:
+    """Prompting vs fine-tuning on format (test validity, each rung with the decoding it chose), in words.
+
+    None unless the ladder has L4 and a prompted rung. The gap is closed when the best prompted rung
+    answers validly at least as often as the fine-tuned model (or >= 99% of the time).
+    """
+    rated = {r["name"]: r for r in rows if r.get("validity_rate") is not None}
+    ft = rated.get("L4")
+    prompted = [r for name, r in rated.items() if name != "L4"]
+    if ft is None or not prompted:
+        return None
+    best = max(prompted, key=lambda r: (r["validity_rate"], r.get("score") or 0.0))
+    said = (
+        f"test validity: L4 ({ft.get('decoding', 'free')}) {ft['validity_rate']:.0%}, "
+        f"best prompted rung {best['name']} ({best.get('decoding', 'free')}) {best['validity_rate']:.0%}"
+    )
+    if best["validity_rate"] >= min(ft["validity_rate"], VALID_ENOUGH):
+        how = "constrained" if best.get("decoding", "free") != "free" else "free"
+        return f"prompting ({how} decoding) matches fine-tuning on format: {said}"
+    return (
+        f"fine-tuning keeps a format gap of {ft['validity_rate'] - best['validity_rate']:.0%} "
+        f"over prompting: {said}"
+    )

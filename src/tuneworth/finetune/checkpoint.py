@@ -9,6 +9,7 @@ saving leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tuneworth.errors import ConfigError
+from tuneworth.errors import ConfigError, TrainingError
 
 KEEP = 3
 WEIGHTS = "adapter.safetensors"
@@ -37,6 +38,14 @@ def _atomic_dir(target: Path, fill: Any) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise TrainingError(
+            f"{'the disk is full' if full else 'could not write'} while saving {target.name} in "
+            f"{target.parent} ({e.strerror or e}): the previous checkpoint is intact, nothing was registered",
+            hint=f"free space under {target.parent} and run the same command again to resume",
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

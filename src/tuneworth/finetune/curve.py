@@ -1,11 +1,14 @@
 """Learning curve (opt-in): fine-tune on 25/50/100 % of train and score each on the same test items.
 
 A rising curve at 100 % says more data would likely help; a flat one says it would not. Subsets are
-seeded random samples of the frozen train split; validation and test stay whole, so the points compare.
+seeded random samples of the frozen train split; validation and test stay whole, so the points compare
+(each point records a digest of the test item ids it was scored on). A fraction that leaves fewer
+training examples than fine-tuning accepts is recorded as skipped, with the reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ def learning_curve(
     from tuneworth.data.split import Split
     from tuneworth.evaluate.runner import Evaluator
     from tuneworth.evaluate.summary import summarize
+    from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES
     from tuneworth.rungs.base import RunContext
     from tuneworth.rungs.finetuning import FineTuningRung
 
@@ -30,6 +34,16 @@ def learning_curve(
         train = list(split.train)
         if fraction < 1.0:
             train = random.Random(task.seed).sample(train, max(1, round(len(train) * fraction)))
+        if len(train) < MIN_TRAIN_EXAMPLES:
+            points.append(
+                {
+                    "fraction": fraction,
+                    "train_examples": len(train),
+                    "skipped": f"{len(train)} training examples, fewer than the {MIN_TRAIN_EXAMPLES} "
+                    "fine-tuning needs",
+                }
+            )
+            continue
         ctx = RunContext(task, Split(train, split.validation, split.test), schema, model.count_tokens)
         rung = FineTuningRung()
         ft_model = rung.prepare_model(ctx, model, progress)
@@ -47,11 +61,16 @@ def learning_curve(
                 "ci_low": row["ci_low"],
                 "ci_high": row["ci_high"],
                 "n": row["n"],
+                "test_items": _digest([r.item_id for r in results]),
                 "trained_tokens": rung.training.get("trained_tokens"),
                 "training_seconds": rung.training.get("seconds"),
             }
         )
     return points
+
+
+def _digest(item_ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(map(str, item_ids))).encode()).hexdigest()[:16]
 
 
 def write_curve(path: Path, points: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,13 +152,32 @@ def load_merged(model_id: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, tok, meta
 
 
-def load_finetuned(model_id: str) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``local/ft:...``, loaded once per process."""
-    from tuneworth.models.local import _LOADED, _LOCK
+MAX_MERGED = 2
+"""Merged fine-tuned models kept in memory per process (each is a full copy of its base);
+``$TUNEWORTH_MAX_FT_MODELS`` overrides. The least recently used is dropped first."""
+_MERGED: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 
-    key = f"adapter:{model_id}"
+
+def max_merged() -> int:
+    raw = os.environ.get("TUNEWORTH_MAX_FT_MODELS", "")
+    try:
+        return max(1, int(raw)) if raw else MAX_MERGED
+    except ValueError:
+        raise ConfigError(
+            f"$TUNEWORTH_MAX_FT_MODELS = {raw!r} is not a whole number", hint="e.g. TUNEWORTH_MAX_FT_MODELS=2"
+        ) from None
+
+
+def load_finetuned(model_id: str) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``local/ft:...``: merged once and kept in a small LRU (``max_merged()``)."""
+    from tuneworth.models.local import _LOCK
+
     with _LOCK:
-        if key not in _LOADED:
-            model, tok, _ = load_merged(model_id)
-            _LOADED[key] = (model, tok)
-        return _LOADED[key]
+        if model_id in _MERGED:
+            _MERGED.move_to_end(model_id)
+            return _MERGED[model_id]
+        model, tok, _ = load_merged(model_id)
+        _MERGED[model_id] = (model, tok)
+        while len(_MERGED) > max_merged():
+            _MERGED.popitem(last=False)
+        return model, tok

@@ -4,7 +4,8 @@ Keyed by a hash of the model identity (provider/name, base URL, weights tag) and
 parameter (messages, max_tokens, temperature, stop, response_format, seed). Only deterministic
 requests are cached (temperature 0, or a fixed seed); errors are never cached. A hit keeps the
 latency and token counts measured when it was generated and is marked ``cached`` in the record.
-Location: ``$TUNEWORTH_HOME/cache.sqlite``; ``TUNEWORTH_CACHE=0`` or ``--no-cache`` turns it off.
+Location: ``$TUNEWORTH_HOME/cache.sqlite``; ``TUNEWORTH_CACHE=0`` or ``--no-cache`` turns it off
+(``--no-cache`` also turns off the embedding cache, ``embed_cache.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,27 @@ def default_path() -> Path:
     return Path(home) / "cache.sqlite"
 
 
+_OFF = 0
+"""How many ``caches_off()`` blocks are open."""
+
+
 def enabled_by_env() -> bool:
+    """Whether caches are on by default: not inside ``caches_off()`` and ``TUNEWORTH_CACHE`` is not 0."""
+    if _OFF:
+        return False
     return os.environ.get("TUNEWORTH_CACHE", "1").strip().lower() not in {"0", "false", "off", "no"}
+
+
+@contextmanager
+def caches_off() -> Iterator[None]:
+    """Within the block every cache that follows ``enabled_by_env()`` is off: completions and
+    embeddings (retrieval, audit, text metrics). What ``--no-cache`` does for one command."""
+    global _OFF
+    _OFF += 1
+    try:
+        yield
+    finally:
+        _OFF -= 1
 
 
 def cacheable(request: ChatRequest) -> bool:

@@ -6,6 +6,10 @@ job through the official SDK (``finetune.remote``). The climb asks the rung for 
 with (``prepare_model``), so L4's answers come from the fine-tuned model while the rung itself, like
 every rung, only ever sees validation scores. An adapter already trained from the same base, data and
 hyperparameters is reused rather than trained again.
+
+Like for like with L1/L2: the fine-tuned model is scored on validation with each decoding the climb
+tries (free, and label scoring or schema-guided decoding / Structured Outputs as the task allows),
+re-planned for the fine-tuned model's own provider; the best goes to test and the record notes it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def hyperparameters(ctx: RunContext) -> Any:
         lora_r=c.lora_r,
         lora_alpha=c.lora_alpha,
         target_modules=c.target_modules,
+        lora_layers=c.lora_layers,
         max_length=c.max_length,
         seed=ctx.task.seed,
         eval_every=c.eval_every,
@@ -52,9 +57,11 @@ class FineTuningRung:
     def __init__(self) -> None:
         self.model_spec: str | None = None
         self.training: dict[str, Any] = {}
+        self.decodings: list[str] | None = None  # planned for the fine-tuned model (prepare_model)
+        self.skipped: list[dict[str, str]] = []
 
     def planned_candidates(self, ctx: RunContext) -> int:
-        return 1
+        return len(self.decodings or ctx.decodings)
 
     def prepare_model(self, ctx: RunContext, model: Any, progress: Any = None) -> Any:
         """Fine-tune (or reuse) and return the ``Model`` the rung is scored with."""
@@ -78,9 +85,21 @@ class FineTuningRung:
         else:
             self.training = {"model_id": spec, "trained": False, "note": "scored an existing model"}
         self.model_spec = spec
-        if spec == model.model_id:
-            return model
-        return Model(resolve_provider(spec, task.model), batch_size=task.model.batch_size, cache=model.cache)
+        if spec != model.model_id:
+            model = Model(resolve_provider(spec, task.model), batch_size=task.model.batch_size, cache=model.cache)
+        self._plan_decodings(ctx, model)
+        return model
+
+    def _plan_decodings(self, ctx: RunContext, model: Any) -> None:
+        """The decodings the climb tries, as far as the fine-tuned model's provider can do them."""
+        from tuneworth.decoding.plan import plan_decodings
+
+        if ctx.decodings == ["free"]:
+            self.decodings, self.skipped = ["free"], []
+            return
+        plan = plan_decodings(ctx.task, ctx.schema, model.provider)
+        self.decodings = plan.modes
+        self.skipped = plan.skipped
 
     def _train_local(
         self, ctx: RunContext, base: str, train: Path, valid: Path, progress: Any
@@ -122,10 +141,24 @@ class FineTuningRung:
         assert self.model_spec is not None, "prepare_model runs before select"
         return Strategy("L4", {"model": self.model_spec}, l4_system(ctx.task), ctx.task.model.max_tokens)
 
+    def candidates(self, ctx: RunContext) -> list[Strategy]:
+        """The fine-tuned model's prompt under each planned decoding (free first when planned)."""
+        from tuneworth.decoding.plan import with_decoding
+
+        base = self.strategy(ctx)
+        modes = self.decodings or ["free"]
+        return [base if m == "free" else with_decoding(base, m, ctx.labels, ctx.schema) for m in modes]
+
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
-        strategy = self.strategy(ctx)
-        value = score([strategy])[0]
-        return Selection(strategy, [{"config": strategy.config, "score": value}], notes=[])
+        candidates = self.candidates(ctx)
+        scores = score(candidates)
+        table = [{"config": s.config, "score": sc} for s, sc in zip(candidates, scores, strict=True)]
+        # Ties go to the earlier candidate (free decoding, as trained).
+        best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+        notes = [f"decoding {s['mode']} skipped for {self.model_spec}: {s['reason']}" for s in self.skipped]
+        if len(candidates) > 1:
+            notes.append(f"decodings compared: {', '.join(s.decoding for s in candidates)}")
+        return Selection(candidates[best], table, notes=notes)
 
     def record_sections(self, ctx: RunContext, selection: Selection, test: list[Example]) -> dict[str, Any]:
         """The record's ``training`` section (time, trained tokens, adapter metadata)."""
