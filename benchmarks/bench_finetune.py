@@ -5,7 +5,11 @@ x epochs / seconds inside the training call (model loading excluded for both). V
 computed for both adapters by the same function (mean loss per assistant token) so the numbers compare.
 TRL is not a project dependency: pass --trl-python pointing at a throwaway venv that has trl installed.
 
-  python benchmarks/bench_finetune.py --trl-python /tmp/trl-venv/bin/python --train 16 --valid 8
+TRL runs with its SFTConfig defaults except ``bf16=False`` (its default bf16 autocast is emulated, and
+very slow, on a CPU without bf16 units; ours trains in fp32). Both children use the same number of torch threads (``--threads``, default: every core). Our time
+includes its per-epoch validation pass and checkpoint writes; TRL gets no eval set and saves nothing.
+
+  python benchmarks/bench_finetune.py --trl-python /tmp/trl-venv/bin/python --train 96 --valid 16
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ def run_trl(train: Path, valid: Path, epochs: int, batch: int) -> dict[str, obje
         save_strategy="no",
         logging_steps=1,
         use_cpu=True,
+        # TRL defaults to bf16 mixed precision; this CPU (AVX2, no bf16 units) emulates it slowly, and
+        # ours trains in fp32: same precision on both sides. Every other setting is TRL's default
+        # (gradient checkpointing on, no packing, loss on every token), recorded in the results.
+        bf16=False,
     )
     trainer = SFTTrainer(
         model=model,
@@ -105,28 +113,44 @@ def run_trl(train: Path, valid: Path, epochs: int, batch: int) -> dict[str, obje
         "seconds": seconds,
         "valid_loss": valid_loss(trainer.model, tok, valid),
         "train_loss": out.training_loss,
-        "trl_gradient_checkpointing": args.gradient_checkpointing,
+        "trl_defaults": {
+            k: getattr(args, k, None)
+            for k in (
+                "gradient_checkpointing",
+                "packing",
+                "padding_free",
+                "assistant_only_loss",
+                "completion_only_loss",
+                "bf16",
+                "per_device_train_batch_size",
+            )
+        },
     }
 
 
-def child(which: str, train: Path, valid: Path, epochs: int, batch: int) -> None:
+def child(which: str, train: Path, valid: Path, epochs: int, batch: int, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
     result = (run_ours if which == "ours" else run_trl)(train, valid, epochs, batch)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["torch_threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(result))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trl-python", required=True)
-    ap.add_argument("--train", type=int, default=16)
-    ap.add_argument("--valid", type=int, default=8)
+    ap.add_argument("--train", type=int, default=96)
+    ap.add_argument("--valid", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=8, help="TRL's default per-device batch size")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--child", choices=["ours", "trl"])
     ap.add_argument("--files", nargs=2)
     a = ap.parse_args()
     if a.child:
-        child(a.child, Path(a.files[0]), Path(a.files[1]), a.epochs, a.batch)
+        child(a.child, Path(a.files[0]), Path(a.files[1]), a.epochs, a.batch, a.threads)
         return
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from _results import save
@@ -147,6 +171,7 @@ def main() -> None:
     env = {k: v for k, v in env.items() if v}
     results: dict[str, dict[str, object]] = {}
     load_before = os.getloadavg()
+    print("start:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
     for which, python in (("ours", sys.executable), ("trl", a.trl_python)):
         proc = subprocess.run(
             [
@@ -163,6 +188,8 @@ def main() -> None:
                 str(a.epochs),
                 "--batch",
                 str(a.batch),
+                "--threads",
+                str(a.threads),
             ],
             capture_output=True,
             text=True,
@@ -174,12 +201,14 @@ def main() -> None:
         results[which] = json.loads(line[7:])
         results[which]["tokens_per_second"] = tokens / float(results[which]["seconds"])  # type: ignore[arg-type]
         print(which, results[which], flush=True)
+    print("end:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
     ratio = results["ours"]["tokens_per_second"] / results["trl"]["tokens_per_second"]  # type: ignore[operator]
     summary = {
         "train_examples": a.train,
         "valid_examples": a.valid,
         "epochs": a.epochs,
         "batch": a.batch,
+        "threads": a.threads,
         "tokens": tokens,
         "lora": LORA,
         "ours": results["ours"],

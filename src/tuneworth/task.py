@@ -318,6 +318,9 @@ class AuditConfig(_Strict):
     """Label tasks: fewer examples than this in a class is a warning."""
     embed_limit: int = Field(default=5000, ge=0)
     """``climb`` runs the embedding checks only up to this many examples (``tuneworth audit`` always does)."""
+    exact_tokens_up_to: int = Field(default=20000, ge=0)
+    """Token counts are exact up to this many examples; above it, a seeded sample plus every example that
+    could be over the length limit is counted exactly and the totals are labelled estimates (with a 95% interval)."""
 
 
 TextMetric = Literal["exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding"]

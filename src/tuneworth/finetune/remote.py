@@ -141,6 +141,8 @@ def run_job(
     try:
         for c in client.fine_tuning.jobs.checkpoints.list(job.id).data:
             metrics = c.metrics.model_dump(exclude_none=True) if c.metrics else {}
+            # metrics.step is a float in OpenAI's schema; the checkpoint's step_number is the integer.
+            metrics.pop("step", None)
             checkpoints.append({"step": c.step_number, "model": c.fine_tuned_model_checkpoint, **metrics})
     except openai.APIError:
         pass  # some compatible servers have no checkpoints endpoint
