@@ -417,3 +417,21 @@ def test_constant_judge_has_undefined_agreement() -> None:
     assert "gave every item the same score" in out["warning"]
     out = calibrate(Judge(Model(FakeProvider(lambda r: "dunno")), RUBRIC), labels, min_agreement=0.5, seed=0)
     assert out["unparseable"] == 12 and "only 0 of 12 judgements could be parsed" in out["warning"]
+
+
+def test_judge_decoding_from_the_task_file(tmp_path: Path) -> None:
+    """judge.decoding forces label scoring (or text) whatever the judge's provider; auto picks by provider."""
+    from tuneworth.climb import load_split
+    from tuneworth.judge.setup import prepare_judge
+
+    write_text_task(tmp_path, judge='decoding = "choice"\n[judge.model]\nname = "fake/constant:3"')
+    task = load_task(tmp_path)
+    split, _ = load_split(task)
+    judge, info = prepare_judge(task, split.test)
+    assert judge.decoding == "choice" and info["decoding"] == "choice" and info["labels"] == ["1", "2", "3", "4", "5"]
+    assert "single number from 1 to 5" in info["system_prompt"]
+    (j,) = judge.judge_many([(split.test[0].input, "x", split.test[0].output)])
+    assert j.verdicts == [3] and j.unparseable == 0
+    write_text_task(tmp_path, judge='[judge.model]\nname = "fake/constant:Score: 2"')
+    judge, info = prepare_judge(load_task(tmp_path), split.test)
+    assert info["decoding"] == "text" and info["labels"] is None  # auto: a non-local judge answers in text
