@@ -110,6 +110,36 @@ def test_labels_that_tokenize_identically_are_refused(tmp_path: Path) -> None:
         check_labels(tok, ["yes", "maybe", "perhaps"], "local/word")
 
 
+def test_validate_refuses_labels_the_local_tokenizer_cannot_tell_apart(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    word = Tokenizer(models.WordLevel({"[UNK]": 0, "</s>": 1, "yes": 2, "no": 3}, unk_token="[UNK]"))
+    word.pre_tokenizer = pre_tokenizers.Whitespace()
+    model = tmp_path / "word-model"
+    PreTrainedTokenizerFast(tokenizer_object=word, unk_token="[UNK]", eos_token="</s>").save_pretrained(model)
+    (model / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text('{"prompt": "a", "completion": "yes"}\n' * 12, encoding="utf-8")
+
+    def validate(modes: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "tuneworth.toml").write_text(
+            f'name = "t"\n[data]\npath = "d.jsonl"\n[output]\nkind = "label"\nlabels = ["yes", "maybe", "perhaps"]\n'
+            f'[model]\nname = "local/{model}"\n[decoding]\nmodes = {modes}\n',
+            encoding="utf-8",
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "tuneworth", "validate", str(tmp_path)], capture_output=True, text=True
+        )
+
+    bad = validate('["free", "constrained"]')
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "'perhaps' and 'maybe' tokenize identically" in bad.stderr and "rename one of the labels" in bad.stderr
+    assert validate('["free"]').returncode == 0  # no label scoring asked for: nothing to tell apart
+
+
 def test_duplicate_labels_fail_task_validation(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"prompt": "a", "completion": "Yes"}\n', encoding="utf-8")
     (tmp_path / "tuneworth.toml").write_text(

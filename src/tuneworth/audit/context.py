@@ -18,7 +18,7 @@ from tuneworth.task import AuditConfig
 if TYPE_CHECKING:
     import numpy as np
 
-    from tuneworth.audit.tokens import TokenCounter
+    from tuneworth.audit.tokens import ExampleTokens, TokenCounter
 
 
 @dataclass
@@ -64,13 +64,33 @@ class AuditContext:
         return token_counter(self.model)
 
     @cached_property
-    def example_tokens(self) -> list[int]:
-        return self.tokens.count_examples([r.example for r in self.records])
+    def example_tokens(self) -> ExampleTokens:
+        """Per-example token counts: exact for files up to ``audit.exact_tokens_up_to`` examples, else a
+        seeded sample plus every example that could be over the length limit (totals then estimated)."""
+        from tuneworth.audit.tokens import length_limit, measure_examples
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+        limit, _ = length_limit(self.model, self.config.max_example_tokens)
+        up_to = self.config.exact_tokens_up_to
+        examples = [r.example for r in self.records]
+        return measure_examples(self.tokens, examples, limit, exact_up_to=up_to, sample_size=max(200, up_to // 10))
+
+    @cached_property
+    def _vectors(self) -> tuple[np.ndarray, dict[str, int]]:
+        """Every distinct input of the audit (training, production, test) embedded in one call, once:
+        duplicates, contradictions, coverage, representativeness, leakage and label noise all share it.
+        The embedder sorts by length and batches; its content-hash cache serves texts seen before."""
         from tuneworth.embed import load_embedder
 
-        return load_embedder().embed(texts)
+        texts = list(self.inputs)
+        for ds in (self.production, self.test):
+            if ds is not None:
+                texts.extend(r.example.input for r in ds.records)
+        unique = list(dict.fromkeys(texts))
+        return load_embedder().embed(unique), {t: i for i, t in enumerate(unique)}
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        vectors, row = self._vectors
+        return vectors[[row[t] for t in texts]]
 
     @cached_property
     def embeddings(self) -> np.ndarray:

@@ -15,6 +15,8 @@ from tuneworth.data.example import Example
 ROLES = {"system", "user", "assistant", "tool", "developer", "function"}
 TOP_KEYS = {"messages", "tools", "parallel_tool_calls", "functions", "metadata", "id"}
 MESSAGE_KEYS = {"role", "content", "name", "weight", "tool_calls", "function_call", "tool_call_id", "refusal"}
+_TOP_OK = frozenset(TOP_KEYS).issuperset
+_MESSAGE_OK = frozenset(MESSAGE_KEYS).issuperset
 PAIR_KEYS = {"prompt": "completion", "input": "output"}
 
 
@@ -56,7 +58,7 @@ def check_chat(
     def err(kind: str, msg: str, severity: str = "error") -> None:
         probs.append(Problem(kind, msg, line, severity, file))  # type: ignore[arg-type]
 
-    unknown = obj.keys() - TOP_KEYS
+    unknown = () if _TOP_OK(obj) else obj.keys() - TOP_KEYS
     if unknown:
         err("unknown_key", f"unknown top-level key(s) {sorted(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
     messages = obj.get("messages")
@@ -72,7 +74,7 @@ def check_chat(
         if not isinstance(m, dict):
             err("message_not_object", f"messages[{i}] is {type(m).__name__}, not an object")
             continue
-        bad_keys = m.keys() - MESSAGE_KEYS
+        bad_keys = () if _MESSAGE_OK(m) else m.keys() - MESSAGE_KEYS
         if bad_keys:
             err("unknown_message_key", f"messages[{i}] has unknown key(s) {sorted(bad_keys)}")
         role = m.get("role")
@@ -97,7 +99,7 @@ def check_chat(
             continue
         if not text.strip():
             err("empty_content", f"messages[{i}] ({role}) has empty content")
-        if role in {"system", "developer"}:
+        if role == "system" or role == "developer":
             if i == 0:
                 system = text
             else:
@@ -105,7 +107,7 @@ def check_chat(
             continue
         turns.append((str(role), text))
     roles = [r for r, _ in turns]
-    if any(p.severity == "error" for p in probs):
+    if probs and any(p.severity == "error" for p in probs):
         return None, probs  # the role-order rules would only repeat a broken message's problem
     if require_output:
         if "assistant" not in roles:
@@ -114,7 +116,7 @@ def check_chat(
             err("last_not_assistant", f"the last message is {roles[-1]!r}, not the assistant's answer")
     if "user" not in roles:
         err("no_user", "no user message")
-    if any(p.severity == "error" for p in probs):
+    if probs and any(p.severity == "error" for p in probs):
         return None, probs
     output = turns.pop()[1] if turns and turns[-1][0] == "assistant" else ""
     while turns and turns[-1][0] != "user":

@@ -57,9 +57,7 @@ class TokenCounter:
         texts: list[str] = []
         spans: list[int] = []
         for ex in examples:
-            parts = ([ex.system] if ex.system else []) + [c for _, c in ex.history] + [ex.input]
-            if ex.output:
-                parts.append(ex.output)
+            parts = _parts(ex)
             texts.extend(parts)
             spans.append(len(parts))
         counts = self.count_texts(texts)
@@ -69,6 +67,115 @@ class TokenCounter:
             out.append(sum(counts[k : k + n]) + n * self.per_message + self.per_reply)
             k += n
         return out
+
+    def byte_bounds(self, examples: Sequence[Example]) -> list[int]:
+        """An upper bound on each example's tokens without tokenizing: a byte-level BPE token is at
+        least one byte, so a text has at most as many tokens as UTF-8 bytes (+1 of slack per text)."""
+        out: list[int] = []
+        for ex in examples:
+            parts = _parts(ex)
+            b = sum(len(t) if t.isascii() else len(t.encode("utf-8")) for t in parts)
+            out.append(b + len(parts) * (self.per_message + 1) + self.per_reply)
+        return out
+
+
+def _parts(ex: Example) -> list[str]:
+    parts = ([ex.system] if ex.system else []) + [c for _, c in ex.history] + [ex.input]
+    if ex.output:
+        parts.append(ex.output)
+    return parts
+
+
+@dataclass
+class ExampleTokens:
+    """Token counts of a dataset's examples: all exact, or exact for a subset and estimated totals.
+
+    ``counted`` maps example index -> exact count. In sampled mode it holds a seeded uniform sample of
+    the rest plus every example that could be over the length limit (its byte bound exceeds it), so the
+    over-limit list is exact either way; totals and percentiles are estimates with a 95% interval.
+    """
+
+    n: int
+    exact: bool
+    counted: dict[int, int]
+    total: int
+    total_interval: tuple[int, int] | None = None
+    sample_size: int = 0
+    forced: int = 0
+    """Examples counted because their byte bound was over the limit (sampled mode)."""
+    weights: dict[int, float] | None = None
+    """Sampled mode: how many examples each counted one stands for (1 for forced ones)."""
+
+    def over(self, limit: int) -> list[tuple[int, int]]:
+        return sorted((i, t) for i, t in self.counted.items() if t > limit)
+
+    def percentile(self, q: float) -> float:
+        if self.weights is None:
+            from tuneworth.evaluate.stats import percentile
+
+            return percentile([float(t) for t in self.counted.values()], q)
+        items = sorted((self.counted[i], w) for i, w in self.weights.items())
+        target = q / 100 * sum(w for _, w in items)
+        acc = 0.0
+        for t, w in items:
+            acc += w
+            if acc >= target:
+                return float(t)
+        return float(items[-1][0])
+
+
+def measure_examples(
+    counter: TokenCounter,
+    examples: Sequence[Example],
+    limit: int,
+    *,
+    exact_up_to: int = 20000,
+    sample_size: int = 2000,
+    seed: int = 0,
+) -> ExampleTokens:
+    """Count every example exactly up to ``exact_up_to`` examples; above it, count a seeded sample
+    plus every example whose byte bound is over ``limit``, and estimate the total by the ratio of
+    tokens to bytes in the sample (a ratio estimator, with its 95% interval)."""
+    n = len(examples)
+    if n <= exact_up_to or counter._tokenizer is None:
+        counts = counter.count_examples(examples)
+        return ExampleTokens(n, counter.exact, dict(enumerate(counts)), sum(counts))
+    import random
+
+    bounds = counter.byte_bounds(examples)
+    forced = [i for i, b in enumerate(bounds) if b > limit]
+    forced_set = set(forced)
+    rest = [i for i in range(n) if i not in forced_set]
+    sample = sorted(random.Random(seed).sample(rest, min(sample_size, len(rest))))
+    picked = forced + sample
+    counts = counter.count_examples([examples[i] for i in picked])
+    counted = dict(zip(picked, counts, strict=True))
+    if any(counted[i] > bounds[i] for i in picked):  # not a byte-level tokenizer: the bound is unsafe
+        counts = counter.count_examples(examples)
+        return ExampleTokens(n, counter.exact, dict(enumerate(counts)), sum(counts))
+    if len(sample) == len(rest):
+        return ExampleTokens(n, counter.exact, counted, sum(counts))
+    forced_total = sum(counted[i] for i in forced)
+    t = [counted[i] for i in sample]
+    b = [bounds[i] for i in sample]
+    ratio = sum(t) / sum(b)
+    rest_bytes = sum(bounds[i] for i in rest)
+    estimate = rest_bytes * ratio
+    m, big_n = len(sample), len(rest)
+    s2 = sum((ti - ratio * bi) ** 2 for ti, bi in zip(t, b, strict=True)) / (m - 1)
+    se = big_n * ((1 - m / big_n) * s2 / m) ** 0.5
+    total = forced_total + estimate
+    weights = {i: 1.0 for i in forced} | {i: big_n / m for i in sample}
+    return ExampleTokens(
+        n,
+        False,
+        counted,
+        round(total),
+        (round(total - 1.96 * se), round(total + 1.96 * se)),
+        m,
+        len(forced),
+        weights,
+    )
 
 
 _WORD = re.compile(r"\w+|[^\w\s]")

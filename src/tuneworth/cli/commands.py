@@ -5,8 +5,27 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+
+def _print_estimate(console: Any, task: Any, rungs: list[str] | None, limit: int | None) -> None:
+    """The pre-run estimate (``tuneworth estimate``): requests, tokens and dollars before anything is paid."""
+    from tuneworth.decide.estimate import estimate
+
+    try:
+        e = estimate(task, rungs)
+    except Exception as err:  # advisory only: the climb itself reports any real problem with the task
+        console.print(f"  estimate unavailable: {type(err).__name__}: {err}")
+        return
+    usd = "n/a" if e["usd"] is None else f"${e['usd']:.4f}"
+    console.print(
+        f"  estimate: {e['requests']} requests, ~{e['tokens_in']:,.0f} tokens in, ~{e['tokens_out']:,.0f} out, "
+        f"{usd}, about {round(e['seconds'])} s"
+        + (f" (for the full split; --limit {limit} asks for less)" if limit else "")
+        + "; answers already in the cache or the run record cost nothing"
+    )
 
 
 @click.command("climb")
@@ -96,6 +115,7 @@ def climb_cmd(
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
     console = Console(stderr=True)
     console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
+    _print_estimate(console, t, wanted, limit)
     if no_cache:  # every cache for this command: completions and embeddings (retrieval, audit, metrics)
         from tuneworth.models.cache import caches_off
 
@@ -180,7 +200,10 @@ def validate_cmd(task: Path) -> None:
     if t.primary_metric == "judge" and t.judge.calibration:
         from tuneworth.judge.calibration import load_calibration
 
-        load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
+        load_calibration(t.resolve(t.judge.calibration), _split.test, mode=t.judge.mode)  # every line a test item
+    from tuneworth.decoding.labels import check_label_tokenization
+
+    check_label_tokenization(t)  # labels a local model's tokenizer cannot tell apart: an error here
     sizes = info["sizes"]
     click.echo(
         f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "

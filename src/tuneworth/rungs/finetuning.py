@@ -141,7 +141,7 @@ class FineTuningRung:
         assert self.model_spec is not None, "prepare_model runs before select"
         return Strategy("L4", {"model": self.model_spec}, l4_system(ctx.task), ctx.task.model.max_tokens)
 
-    def strategies(self, ctx: RunContext) -> list[Strategy]:
+    def candidates(self, ctx: RunContext) -> list[Strategy]:
         """The fine-tuned model's prompt under each planned decoding (free first when planned)."""
         from tuneworth.decoding.plan import with_decoding
 
@@ -150,7 +150,7 @@ class FineTuningRung:
         return [base if m == "free" else with_decoding(base, m, ctx.labels, ctx.schema) for m in modes]
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
-        candidates = self.strategies(ctx)
+        candidates = self.candidates(ctx)
         scores = score(candidates)
         table = [{"config": s.config, "score": sc} for s, sc in zip(candidates, scores, strict=True)]
         # Ties go to the earlier candidate (free decoding, as trained).

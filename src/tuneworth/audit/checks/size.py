@@ -12,7 +12,6 @@ from collections import Counter
 from tuneworth.audit.context import AuditContext
 from tuneworth.audit.model import CheckResult, Evidence, Status, worst
 from tuneworth.audit.tokens import length_limit
-from tuneworth.evaluate.stats import percentile
 
 NAME = "size"
 TITLE = "Size and tokens"
@@ -57,37 +56,56 @@ def run(ctx: AuditContext) -> CheckResult:
                 lines = [r.line for r in ctx.records if r.example.output.strip() == c]
                 evidence.append(Evidence(f"class {c!r} has only {k} example(s)", lines, [], ctx.data.name))
     if n:
-        toks = ctx.example_tokens
+        tk = ctx.example_tokens
         limit, source = length_limit(ctx.model, ctx.config.max_example_tokens)
-        fl = [float(t) for t in toks]
-        total = sum(toks)
+        counted = list(tk.counted.values())
+        over = tk.over(limit)
         ep = epochs_for(n)
+        # Examples over the limit are truncated to it when training; those are always counted exactly.
+        billed = (tk.total - sum(t - limit for _, t in over)) * ep
+        exact = tk.exact and ctx.tokens.exact
         metrics["tokens"] = {
             "counter": ctx.tokens.label,
-            "exact": ctx.tokens.exact,
-            "total": total,
-            "mean": round(total / n, 1),
-            "min": min(toks),
-            "p50": percentile(fl, 50),
-            "p90": percentile(fl, 90),
-            "p99": percentile(fl, 99),
-            "max": max(toks),
+            "exact": exact,
+            "counting": "every example"
+            if tk.weights is None
+            else (
+                f"estimated from a seeded sample of {tk.sample_size:,} examples plus the {tk.forced:,} whose byte "
+                f"bound is over the limit (the over-limit list is exact)"
+            ),
+            "counted_examples": len(counted),
+            "total": tk.total,
+            "total_interval_95": list(tk.total_interval) if tk.total_interval else None,
+            "mean": round(tk.total / n, 1),
+            "min": min(counted),
+            "p50": tk.percentile(50),
+            "p90": tk.percentile(90),
+            "p99": tk.percentile(99),
+            "max": max(counted),
             "limit": limit,
             "limit_source": source,
             "epochs": ep,
-            "billed_tokens_estimate": sum(min(t, limit) for t in toks) * ep,
+            "billed_tokens_estimate": billed,
         }
-        over = [(r, t) for r, t in zip(ctx.records, toks, strict=True) if t > limit]
-        word = "tokens" if ctx.tokens.exact else "tokens (estimated)"
-        reasons.append(f"{total:,} {word}, median {percentile(fl, 50):.0f}, max {max(toks)}")
+        if tk.weights is not None:
+            lo, hi = tk.total_interval or (tk.total, tk.total)
+            word = f"~{tk.total:,} tokens (estimated, 95% {lo:,}-{hi:,}; counted {len(counted):,} of {n:,})"
+            reasons.append(f"{word}, median ~{tk.percentile(50):.0f}, max counted {max(counted)}")
+        else:
+            word = "tokens" if exact else "tokens (estimated)"
+            reasons.append(f"{tk.total:,} {word}, median {tk.percentile(50):.0f}, max {max(counted)}")
+        records = ctx.records
         if over:
             status = worst(status, "warn")
             reasons.append(f"{len(over)} over the {limit}-token limit ({source}): they will be truncated")
             evidence.append(
                 Evidence(
                     f"{len(over)} example(s) over {limit} tokens",
-                    [r.line for r, _ in over],
-                    [f"line {r.line}: {t} tokens: {r.example.input[:80]!r}" for r, t in over[:3]],
+                    [records[i].line for i, _ in over],
+                    [
+                        f"line {records[i].line}: {t} tokens: {records[i].example.input[:80]!r}"
+                        for i, t in over[:3]
+                    ],
                     ctx.data.name,
                 )
             )
