@@ -3,9 +3,13 @@
 1. Format + size checks on N chat JSONL lines (default 100k), against a plain pure-Python implementation of
    the OpenAI cookbook's chat fine-tuning data checks (format error loop + per-message token counting),
    in the same process, on the same file. Both count tokens with the same tokenizer (SmolLM2's, via the
-   Rust ``tokenizers`` library; the cookbook uses tiktoken, which is not installed here).
+   Rust ``tokenizers`` library; the cookbook uses tiktoken, which is not installed here). tuneworth runs
+   twice: its default (above ``audit.exact_tokens_up_to`` examples, a seeded sample plus every example
+   that could be over the limit is counted, totals estimated) and with every example counted exactly, so
+   the estimate's error is measured in the same run.
 2. The full audit (all nine checks, with embeddings) on 10k restaurant8k examples, with a production
-   sample and a test file, when ../shared is present.
+   sample and a test file, when ../shared is present: cold (empty embedding cache in a temporary
+   TUNEWORTH_HOME, model not loaded), then again with the cache warm.
 
     python benchmarks/bench_audit.py [--lines 100000] [--full 10000]
 """

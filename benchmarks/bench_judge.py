@@ -1,16 +1,19 @@
 """LLM-judge throughput on the bundled local model: one batched call vs one item at a time.
 
-The judge scores the brand-voice calibration answers (pointwise, the example's rubric, greedy,
-24 new tokens) with the completion cache off. Both modes go through ``Judge.judge_many`` and the
-``Model`` wrapper; only the batch size differs. Prints judgements/s, the ratio, and whether the
-verdicts agree; writes benchmarks/results/judge.json.
-Usage: python benchmarks/bench_judge.py [--n 25] [--batch 25] [--max-tokens 24]
+The judge scores the brand-voice calibration answers (pointwise, the example's rubric) with the
+completion cache off, decoded as a local judge is in a climb: label scoring over "1".."5"
+(``--decoding text`` for free generation of ``--max-tokens`` tokens and the text parser). Both
+modes go through ``Judge.judge_many`` and the ``Model`` wrapper; only the batch size differs.
+Prints judgements/s, the ratio, whether the verdicts agree, and the load average before and after;
+writes benchmarks/results/judge.json.
+Usage: python benchmarks/bench_judge.py [--n 25] [--batch 25] [--decoding choice|text] [--max-tokens 24]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,7 +34,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=25)
     ap.add_argument("--batch", type=int, default=25)
     ap.add_argument("--max-tokens", type=int, default=24)
+    ap.add_argument("--decoding", choices=["choice", "text"], default="choice")
     args = ap.parse_args()
+    load_before = os.getloadavg()
+    print(f"load average at start: {load_before}", flush=True)
     task = load_task(EXAMPLE)
     rubric = load_rubric(task)
     refs = {}
@@ -43,7 +49,8 @@ def main() -> None:
     provider = LocalProvider("smollm2-135m", ModelConfig())
 
     def timed(batch: int) -> tuple[float, list[object], int]:
-        judge = Judge(Model(provider, batch_size=batch, cache=None), rubric, max_tokens=args.max_tokens)
+        model = Model(provider, batch_size=batch, cache=None)
+        judge = Judge(model, rubric, max_tokens=args.max_tokens, decoding=args.decoding)
         judge.judge_many(items[:2])  # warm-up
         t0 = time.perf_counter()
         out = judge.judge_many(items)
@@ -55,6 +62,7 @@ def main() -> None:
     batched, batched_verdicts, batched_unparseable = timed(args.batch)
     result = {
         "n": len(items),
+        "decoding": args.decoding,
         "batch": args.batch,
         "max_tokens": args.max_tokens,
         "one_at_a_time_judgements_per_s": round(single, 3),
@@ -65,6 +73,8 @@ def main() -> None:
         "unparseable_batched": batched_unparseable,
         "verdicts": batched_verdicts,
         "human": [r["human"] for r in rows],
+        "load_average_start": [round(x, 2) for x in load_before],
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }
     save("judge", result)
 

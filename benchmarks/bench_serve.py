@@ -3,8 +3,9 @@ the time from ``jobs.create`` to ``running`` on an empty queue. Both through the
 client against a real server process.
 
 Usage: python benchmarks/bench_serve.py [--model smollm2-135m] [--clients 16] [--rounds 2]
-       [--max-tokens 16] [--jobs 3]
-Writes benchmarks/results/serve.json.
+       [--max-tokens 16,64] [--jobs 3]
+Writes benchmarks/results/serve.json (one chat entry per --max-tokens value, the load average before
+and after).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -46,12 +48,14 @@ async def run_chat(server: Server, clients: int, rounds: int, max_tokens: int, m
     msgs = prompts(clients * rounds)
     c = server.async_client(timeout=1800, max_retries=0)
     sizes: list[int] = []
+    tokens: list[int] = []
 
     async def one(m: list[dict[str, str]]) -> float:
         t0 = time.perf_counter()
         raw = await c.chat.completions.with_raw_response.create(model=model, messages=m, max_tokens=max_tokens,
                                                                  temperature=0)
         sizes.append(int(raw.headers["x-tuneworth-batch-size"]))
+        tokens.append(raw.parse().usage.completion_tokens)
         return (time.perf_counter() - t0) * 1000
 
     await one(msgs[0])  # warm-up (model load)
@@ -60,26 +64,33 @@ async def run_chat(server: Server, clients: int, rounds: int, max_tokens: int, m
     serial_s = conc_s = 0.0
     serial_sizes: list[int] = []
     conc_sizes: list[int] = []
+    serial_tokens = conc_tokens = 0
     for r in range(rounds):
         batch = msgs[r * clients:(r + 1) * clients]
         sizes.clear()
+        tokens.clear()
         t0 = time.perf_counter()
         serial += [await one(m) for m in batch]
         serial_s += time.perf_counter() - t0
         serial_sizes += sizes
+        serial_tokens += sum(tokens)
         sizes.clear()
+        tokens.clear()
         t0 = time.perf_counter()
         conc += await asyncio.gather(*(one(m) for m in batch))
         conc_s += time.perf_counter() - t0
         conc_sizes += sizes
+        conc_tokens += sum(tokens)
         print(f"round {r + 1}/{rounds}: one by one {serial_s:.1f} s, concurrent {conc_s:.1f} s", file=sys.stderr,
               flush=True)
     n = clients * rounds
     return {
         "requests": n, "clients": clients, "rounds": rounds, "max_tokens": max_tokens,
-        "one_by_one": {"req_per_s": round(n / serial_s, 3), "p50_ms": round(pct(serial, 0.5)),
+        "one_by_one": {"seconds": round(serial_s, 2), "completion_tokens": serial_tokens,
+                       "req_per_s": round(n / serial_s, 3), "p50_ms": round(pct(serial, 0.5)),
                        "p95_ms": round(pct(serial, 0.95)), "max_batch": max(serial_sizes)},
-        "concurrent": {"req_per_s": round(n / conc_s, 3), "p50_ms": round(pct(conc, 0.5)),
+        "concurrent": {"seconds": round(conc_s, 2), "completion_tokens": conc_tokens,
+                       "req_per_s": round(n / conc_s, 3), "p50_ms": round(pct(conc, 0.5)),
                        "p95_ms": round(pct(conc, 0.95)), "mean_batch": round(statistics.mean(conc_sizes), 2),
                        "max_batch": max(conc_sizes)},
         "speedup": round(serial_s / conc_s, 2),
@@ -110,7 +121,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m", help="bundled name or HF directory")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=2, help="rounds of one request per client (0: skip chat)")
-    ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--max-tokens", default="16,64", help="comma-separated: one chat measurement each")
     ap.add_argument("--jobs", type=int, default=3, help="jobs.create -> running measurements (0: skip)")
     ap.add_argument("--name", default="serve", help="results file: benchmarks/results/NAME.json")
     args = ap.parse_args()
@@ -123,10 +134,13 @@ def main() -> None:
         server.model_dir = args.model  # type: ignore[assignment]
         server.start()
         try:
-            result: dict[str, Any] = {"model": args.model}
+            result: dict[str, Any] = {"model": args.model, "load_average_start": os.getloadavg()}
             if args.rounds:
-                print("chat throughput ...", file=sys.stderr, flush=True)
-                result["chat"] = asyncio.run(run_chat(server, args.clients, args.rounds, args.max_tokens, "tiny"))
+                result["chat"] = []
+                for max_tokens in (int(x) for x in args.max_tokens.split(",")):
+                    print(f"chat throughput, max_tokens={max_tokens} ...", file=sys.stderr, flush=True)
+                    result["chat"].append(asyncio.run(run_chat(server, args.clients, args.rounds, max_tokens,
+                                                               "tiny")))
             if args.jobs:
                 import importlib.util
 
@@ -134,6 +148,7 @@ def main() -> None:
                     result["jobs"] = "skipped: the local trainer (issue 10) is not installed"
                 else:
                     result["jobs"] = run_jobs(server, args.jobs, "tiny")
+            result["load_average_end"] = os.getloadavg()
         finally:
             server.stop()
     import torch

@@ -44,6 +44,7 @@ def write_run(
     extra: dict[str, Any] | None = None,
     validation: dict[str, list[dict[str, Any]]] | None = None,
     outputs: dict[str, list[str]] | None = None,
+    models: dict[str, str] | None = None,
 ) -> Path:
     run_dir.mkdir(parents=True)
     tokens = tokens or {}
@@ -77,6 +78,8 @@ def write_run(
         items += these
         row = summarize(name, TITLES.get(name, name), {"variant": "base"}, these, metric, 13)
         row["seconds"] = 10.0
+        if models and name in models:  # a model per rung (model.rungs)
+            row["model"] = models[name]
         rows.append(row)
         rungs_info[name] = {
             "chosen": {"variant": "base"},

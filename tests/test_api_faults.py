@@ -110,6 +110,24 @@ def test_context_length_is_not_retried(server: RunningServer, monkeypatch: pytes
     assert server.stats()["requests"] == 4
 
 
+def test_api_errors_are_never_cached(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Through Model's streaming path: answers are cached as they arrive, failed items never."""
+    from tuneworth.models.cache import CompletionCache
+    from tuneworth.models.model import Model
+
+    server.configure(context_length=0.5, seed=3)
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    out = Model(_provider(server, monkeypatch), cache=cache).generate(_reqs(12))
+    failed = sum(c.error is not None for c in out)
+    assert 0 < failed < 12 and cache.stats()["entries"] == 12 - failed
+    server.configure()  # the same requests again: the failed ones are asked for, the rest come from the cache
+    again = Model(_provider(server, monkeypatch), cache=cache).generate(_reqs(12))
+    assert all(c.error is None for c in again) and server.stats()["requests"] == failed
+    assert sum(bool(c.meta.get("cached")) for c in again) == 12 - failed
+
+
 def test_other_4xx_is_not_retried(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     server.configure()
     p = _provider(server, monkeypatch)

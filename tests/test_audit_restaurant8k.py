@@ -1,11 +1,13 @@
 """restaurant8k (../shared, real crowd-sourced booking requests): a stable, sensible audit.
 
-Skips where ../shared is absent. The first 1500 training requests, the official test split's first 300
-as --test. The full-data report is snapshotted in docs/audit-restaurant8k.md.
+Skips where ../shared is absent. With embeddings: the first 1500 training requests, the official test
+split's first 300 as --test (about 1,800 texts to embed, kept small for CI). Without embeddings (cheap):
+the full data, against the snapshot in docs/audit-restaurant8k.md, so the snapshot stays current.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -48,3 +50,27 @@ def test_restaurant8k_report_is_stable_and_sensible(tmp_path: Path) -> None:
     assert s["balance"].status == "skip" and s["label_noise"].status == "skip"
     leak = s["representativeness"].metrics["leakage"]
     assert leak["test"] == 300 and leak["exact"] > 0  # the official splits share some requests verbatim
+
+
+def _snapshot() -> dict[int, str]:
+    """The documented report's check lines: check number -> 'STATUS  reason'."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "audit-restaurant8k.md").read_text(encoding="utf-8")
+    return {int(m[1]): m[2] for m in re.finditer(r"^(\d)\. [A-Za-z -]+?\s{2,}((?:PASS|WARN|FAIL|skip)\s+.*)$", doc, re.M)}
+
+
+def test_docs_snapshot_matches_a_fresh_run_of_the_cheap_checks(tmp_path: Path) -> None:
+    train = read_dataset(convert("train", tmp_path / "train.jsonl"))
+    test = read_dataset(convert("test", tmp_path / "test.jsonl"))
+    ctx = AuditContext(data=train, kind=infer_kind(train), test=test, kind_source="inferred", use_embeddings=False)
+    checks = ["format", "size", "duplicates", "contradictions", "consistency", "coverage", "representativeness"]
+    report = {c.name: c for c in run_checks(ctx, checks=checks).checks}
+    doc = _snapshot()
+    assert len(doc) == 9, doc
+    # Checks that never use embeddings: the documented line, word for word.
+    for i, name in ((1, "format"), (2, "size"), (5, "consistency"), (7, "coverage")):
+        assert doc[i].split(None, 1)[1] == report[name].reason, name
+    # Embedding checks: their exact-match part.
+    assert f"{report['duplicates'].metrics['exact_groups']} exact group(s)" in doc[3]
+    assert f"{report['contradictions'].metrics['exact_groups']} identical-input group(s)" in doc[4]
+    leak = report["representativeness"].metrics["leakage"]
+    assert f"leakage: {leak['exact']} exact" in doc[8] and f"of {leak['test']}" in doc[8]

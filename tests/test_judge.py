@@ -245,6 +245,74 @@ def test_calibration_agreement_and_weak_warning(tmp_path: Path) -> None:
     assert result.summary["judge"]["calibration"]["spearman"] < 0
     assert len(warnings) == 1 and "weak agreement" in warnings[0]
     assert "weak agreement" in (result.run_dir / "summary.md").read_text()
+    # ... and the verdict itself says so (the CLI prints it; the report shows it first).
+    verdict = result.summary["decision"]["verdict"]
+    assert "Warning: judge calibration: weak agreement" in verdict
+    assert result.summary["decision"]["warnings"] == warnings
+
+
+def _pairwise_judge_by_first_word(r: ChatRequest) -> str:
+    """Pairwise: the response that starts like "Order" wins; both do: tie."""
+    u = _user(r)
+    a = u.split("RESPONSE A:\n")[1].split("\n\nRESPONSE B:")[0]
+    b = u.split("RESPONSE B:\n")[1]
+    good_a, good_b = a.startswith("Order"), b.startswith("Order")
+    return "Winner: tie" if good_a == good_b else "Winner: A" if good_a else "Winner: B"
+
+
+def test_pairwise_calibration_on_human_preferences_reports_kappa(tmp_path: Path) -> None:
+    """Preferences (better/tie/worse) against the judge's: Cohen's kappa, checked against scikit-learn."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    from tuneworth.judge.calibration import calibrate, load_calibration
+
+    write_text_task(tmp_path, judge='mode = "pairwise"\ncalibration = "calibration.jsonl"')
+    tests = _test_items(tmp_path)
+    # The judge says tie (both start with "Order") or worse ("Nope"); people disagree on some items.
+    answers = ["Order soon", "Nope", "Order soon", "Nope", "Nope", "Order soon", "Nope", "Order soon", "Nope", "Order soon"]
+    human = ["tie", "worse", "better", "worse", "tie", "tie", "worse", "worse", "worse", "tie"]
+    _calibration(tmp_path, tmp_path, [{"input": q, "output": a, "human": h} for (q, _), a, h in zip(tests, answers, human, strict=True)])
+    task = load_task(tmp_path)
+    labels = load_calibration(task.resolve("calibration.jsonl"), [ex for ex in _split_test(tmp_path)], mode="pairwise")
+    judge = Judge(Model(FakeProvider(_pairwise_judge_by_first_word)), RUBRIC, mode="pairwise")
+    out = calibrate(judge, labels, min_agreement=0.5, seed=3)
+    judged = ["tie" if a.startswith("Order") else "worse" for a in answers]
+    want = metrics.cohen_kappa_score(human, judged)
+    assert out["kappa"] == pytest.approx(want, abs=1e-4) and out["human_scale"] == "preference"
+    # Hand-computed: agree on 7 of 10 (po 0.7); human worse 5, tie 4, better 1; judge tie 5, worse 5:
+    # pe = (5*5 + 4*5) / 100 = 0.45; kappa = (0.7 - 0.45) / 0.55 = 0.4545.
+    assert out["kappa"] == pytest.approx(0.25 / 0.55, abs=1e-4)
+    lo, hi = out["kappa_ci"]
+    assert -1 <= lo < out["kappa"] < hi <= 1
+    assert "Cohen's kappa 0.45" in out["warning"] and "weak agreement" in out["warning"]
+    # In a climb the record carries it, and the summary prints it.
+    result = climb(task, Model(FakeProvider(lambda r: "Order soon")), runs_dir=tmp_path / "runs", rungs=["L1"], judge=judge)
+    assert result.summary["judge"]["calibration"]["kappa"] == out["kappa"]
+    assert "kappa 0.45" in (result.run_dir / "summary.md").read_text()
+
+
+def _split_test(task_dir: Path) -> list:  # type: ignore[type-arg]
+    from tuneworth.climb import load_split
+
+    split, _ = load_split(load_task(task_dir))
+    return split.test
+
+
+def test_preference_labels_are_checked(tmp_path: Path) -> None:
+    from tuneworth.judge.calibration import load_calibration
+
+    write_text_task(tmp_path)
+    (q, _), (q2, _) = _test_items(tmp_path)[:2]
+    test = _split_test(tmp_path)
+    path = tmp_path / "calibration.jsonl"
+    _calibration(tmp_path, tmp_path, [{"input": q, "output": "x", "human": "better"}])
+    with pytest.raises(DatasetError, match=r"calibration.jsonl:1: human score 'better' is not an integer from 1 to 5"):
+        load_calibration(path, test)  # preferences calibrate pairwise judges only
+    _calibration(tmp_path, tmp_path, [{"input": q, "output": "x", "human": "best"}])
+    with pytest.raises(DatasetError, match="'best' is not one of better, tie, worse"):
+        load_calibration(path, test, mode="pairwise")
+    _calibration(tmp_path, tmp_path, [{"input": q, "output": "x", "human": "tie"}, {"input": q2, "output": "y", "human": 4}])
+    with pytest.raises(DatasetError, match=r":2: the calibration file mixes 1-5 scores and preferences"):
+        load_calibration(path, test, mode="pairwise")
 
 
 # ---------------------------------------------------------------- bad input, before any call
@@ -349,3 +417,21 @@ def test_constant_judge_has_undefined_agreement() -> None:
     assert "gave every item the same score" in out["warning"]
     out = calibrate(Judge(Model(FakeProvider(lambda r: "dunno")), RUBRIC), labels, min_agreement=0.5, seed=0)
     assert out["unparseable"] == 12 and "only 0 of 12 judgements could be parsed" in out["warning"]
+
+
+def test_judge_decoding_from_the_task_file(tmp_path: Path) -> None:
+    """judge.decoding forces label scoring (or text) whatever the judge's provider; auto picks by provider."""
+    from tuneworth.climb import load_split
+    from tuneworth.judge.setup import prepare_judge
+
+    write_text_task(tmp_path, judge='decoding = "choice"\n[judge.model]\nname = "fake/constant:3"')
+    task = load_task(tmp_path)
+    split, _ = load_split(task)
+    judge, info = prepare_judge(task, split.test)
+    assert judge.decoding == "choice" and info["decoding"] == "choice" and info["labels"] == ["1", "2", "3", "4", "5"]
+    assert "single number from 1 to 5" in info["system_prompt"]
+    (j,) = judge.judge_many([(split.test[0].input, "x", split.test[0].output)])
+    assert j.verdicts == [3] and j.unparseable == 0
+    write_text_task(tmp_path, judge='[judge.model]\nname = "fake/constant:Score: 2"')
+    judge, info = prepare_judge(load_task(tmp_path), split.test)
+    assert info["decoding"] == "text" and info["labels"] is None  # auto: a non-local judge answers in text

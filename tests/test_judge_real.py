@@ -1,5 +1,6 @@
-"""The judge once with the real bundled model (SmolLM2-135M): real prompts, real judgements, parsed
-and counted; the position-bias check with swapping on identical answers."""
+"""The judge once with the real bundled model (SmolLM2-135M): real prompts, real judgements (label
+scoring, as a local judge is decoded in a climb), every one parsed; the position-bias check with
+swapping on identical answers."""
 
 from __future__ import annotations
 
@@ -42,20 +43,23 @@ def setup():  # type: ignore[no-untyped-def]
 
 def test_pointwise_with_the_real_model(setup) -> None:  # type: ignore[no-untyped-def]
     model, rubric, items = setup
-    out = Judge(model, rubric, max_tokens=8).judge_many(items)
+    judge = Judge(model, rubric)
+    assert judge.decoding == "choice"  # a local judge: label scoring over "1".."5"
+    out = judge.judge_many(items)
     assert len(out) == 2
     for j in out:
-        assert len(j.raw) == 1 and j.raw[0].strip() and j.completion_tokens > 0 and not j.errors
+        assert len(j.raw) == 1 and j.raw[0] in ("1", "2", "3", "4", "5") and not j.errors
         assert "RUBRIC" not in j.prompts[0] and "ANSWER:" in j.prompts[0]
-        # Parsed into a 1-5 score, or counted as unparseable: never silently dropped.
-        assert (j.value is None and j.unparseable == 1) or (j.value in (0, 0.25, 0.5, 0.75, 1) and j.unparseable == 0)
+        # Always a score (free text from this 135M model rarely read "Score: N"), raw label scores kept.
+        assert j.unparseable == 0 and j.value == (int(j.raw[0]) - 1) / 4
+        assert j.label_logprobs and set(j.label_logprobs[0] or {}) == {"1", "2", "3", "4", "5"}
 
 
 def test_swapping_scores_identical_answers_even_with_the_real_model(setup) -> None:  # type: ignore[no-untyped-def]
     model, rubric, items = setup
     same = [(q, ref, ref) for q, _, ref in items[:1]]
-    out = Judge(model, rubric, mode="pairwise", swap=True, max_tokens=8).judge_many(same)
+    out = Judge(model, rubric, mode="pairwise", swap=True).judge_many(same)
     for j in out:
         assert len(j.raw) == 2 and j.prompts[0] == j.prompts[1]  # identical answers: identical prompts
-        if j.unparseable == 0:
-            assert j.value == 0.5  # whatever the judge's position preference, it cancels
+        assert j.unparseable == 0 and j.raw[0] in ("A", "B", "tie")
+        assert j.value == 0.5  # whatever the judge's position preference, it cancels

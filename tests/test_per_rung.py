@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -81,21 +80,9 @@ def test_rung_model_names_are_checked(tmp_path: Path) -> None:
 )
 def test_two_local_models_in_one_climb(tmp_path: Path) -> None:
     """L1 on the bundled SmolLM2-135M, L2 on a tiny Llama built here: two real local models."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tiny_lm import build_tiny_model
 
-    from tuneworth.models.local import converted_dir
-
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    src = converted_dir("smollm2-135m")
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        if (src / name).exists():
-            shutil.copy(src / name, tiny / name)
-    config = LlamaConfig(
-        vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, bos_token_id=1, eos_token_id=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(tiny)
+    tiny = build_tiny_model(tmp_path / "tiny")
     task_dir = tmp_path / "task"
     task_dir.mkdir()
     task = load_task(write_task(task_dir, f'{{ L2 = "local/{tiny}" }}', main="local/smollm2-135m",
@@ -114,3 +101,10 @@ def test_two_local_models_in_one_climb(tmp_path: Path) -> None:
     outs = {r: [i["output"] for i in items if i["rung"] == r and i["phase"] == "test"] for r in ("L1", "L2")}
     assert outs["L1"] != outs["L2"]
     assert l1["latency_p50_ms"] > 0 and l2["latency_p50_ms"] > 0
+    # Costs and the trade use each rung's own model and measured time.
+    costs = {c["rung"]: c for c in summary["costs"]["rungs"]}
+    assert costs["L1"]["model"] == "local/smollm2-135m" and costs["L2"]["model"] == f"local/{tiny}"
+    assert all(costs[r]["basis"] == "compute" and costs[r]["usd_per_1k"] > 0 for r in ("L1", "L2"))
+    trade = {p["rung"]: p for p in summary["costs"]["trade"]}
+    assert trade["L2"]["model"] == f"local/{tiny}" and trade["L2"]["latency_p50_ms"] == l2["latency_p50_ms"]
+    assert trade["L1"]["usd_per_1k"] == costs["L1"]["usd_per_1k"]

@@ -35,7 +35,8 @@ CHECK = """<script>
   var charts = Array.prototype.map.call(document.querySelectorAll('svg.chart'), function(s){
     var r = s.getBoundingClientRect();
     return {label: s.getAttribute('aria-label'), w: r.width, h: r.height,
-            paths: s.querySelectorAll('path').length, text: s.querySelectorAll('text').length};
+            paths: s.querySelectorAll('path').length, text: s.querySelectorAll('text').length,
+            markers: s.querySelectorAll('use').length};
   });
   var v = document.getElementById('verdict');
   var vr = v ? v.getBoundingClientRect() : null;
@@ -87,6 +88,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         economics={"requests_per_month": 4_000_000},
         extra={"training": training, "audit": audit},
         outputs={"L2": ["<b>not bold</b> & friends"] * 200},
+        models={"L4": "openai/ft:gpt-4o-mini:acme:x1"},  # a model per rung: the trade chart's points
     )
     return write_report(run).html
 
@@ -96,7 +98,7 @@ def test_report_is_self_contained_and_verdict_first(report: Path) -> None:
     assert "<script" not in html and "@import" not in html and not re.search(r"url\((?!#)", html)
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched at view time
     assert html.index('id="verdict"') < html.index("The five questions") < html.index('id="chart-scores"')
-    for section in ("chart-scores", "chart-breakeven", "chart-curve", "Data audit", "Per-item flips", "Resolved configuration"):
+    for section in ("chart-scores", "chart-trade", "chart-breakeven", "chart-curve", "Data audit", "Per-item flips", "Resolved configuration"):
         assert section in html
     assert "&lt;b&gt;not bold&lt;/b&gt; &amp; friends" in html  # model outputs are escaped
     assert "&lt;script&gt;alert(1)" in html
@@ -109,9 +111,16 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert result["verdict"] and "Fine-tune" in result["verdict"]
     assert 0 <= result["verdict_top"] < 300 and result["verdict_h"] > 20  # first thing on screen
     labels = {c["label"] for c in result["charts"]}
-    assert labels == {"score per rung with 95% intervals", "monthly cost against monthly volume per rung", "learning curve"}
+    assert labels == {
+        "score per rung with 95% intervals",
+        "score against latency and cost per rung",
+        "monthly cost against monthly volume per rung",
+        "learning curve",
+    }
     for c in result["charts"]:
         assert c["w"] > 300 and c["h"] > 100 and c["paths"] > 3 and c["text"] > 3, c
+    trade = next(c for c in result["charts"] if c["label"] == "score against latency and cost per rung")
+    assert trade["markers"] >= 6, trade  # every rung drawn on both panels: latency and $ per 1k
     assert result["errors"] == [] and result["scripts"] == 1  # only the check script itself
     assert result["resources"] == []  # the page loaded nothing
     console = [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]

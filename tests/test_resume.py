@@ -78,6 +78,14 @@ def _keys(items: list[dict[str, object]]) -> list[str]:
     return [json.dumps([i["rung"], i["phase"], i["config"], i["item_id"]], sort_keys=True) for i in items]
 
 
+def _cache_entries(home: Path) -> int:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(home / "cache.sqlite")) as db:
+        return int(db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+
+
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -130,8 +138,11 @@ def test_sigkill_at_random_moments_then_resume(
             at = have + rng.randint(1, max(1, len(ref_items) - have - 8))
             kills += _run_and_kill(cmd, _env(home), runs, at)
         [run_dir] = list(runs.iterdir())  # every attempt reused the same run directory
+        time.sleep(0.5)  # requests the killed process had already written reach the server's count
         before = server.stats()["requests"]
-        finished_before = len(load_record(run_dir)[1])
+        recorded_before = set(_keys(load_record(run_dir)[1]))
+        finished_before = len(recorded_before)
+        cached_before = _cache_entries(home)
         # Seed 0 names the run explicitly; the others re-run the same command.
         final = _cli("--resume", str(run_dir)) if seed == 0 else cmd
         done = subprocess.run(final, env=_env(home), capture_output=True, text=True)
@@ -158,6 +169,12 @@ def test_sigkill_at_random_moments_then_resume(
         assert max(after["per_body"].values()) <= 1 + kills
         # And the final resume asked only for what was not finished before it.
         assert after["requests"] - before <= len(ref_items) - finished_before
+        # Answers that arrived (and were cached) before a kill but were not yet in the record come from
+        # the cache, marked so; only the rest was asked for, once each.
+        new = [i for i, k in zip(items, keys, strict=True) if k not in recorded_before]
+        from_cache = sum(bool(i["cached"]) for i in new)
+        assert from_cache == cached_before - finished_before
+        assert after["requests"] - before == len(new) - from_cache
 
 
 def test_repair_drops_torn_tail_and_errored_items(tmp_path: Path) -> None:

@@ -67,6 +67,9 @@ def test_chat_completion_with_usage_and_limits(server: Server) -> None:
     assert r.choices[0].finish_reason in ("stop", "length")
     assert 1 <= r.usage.completion_tokens <= 5 and r.usage.prompt_tokens > 3  # type: ignore[union-attr]
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens  # type: ignore[union-attr]
+    newer = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hello there"}],
+                                      max_completion_tokens=3, max_tokens=50, temperature=0)
+    assert newer.usage.completion_tokens == 3 and newer.choices[0].finish_reason == "length"  # type: ignore[union-attr]
 
 
 def test_streaming_matches_the_plain_answer(server: Server) -> None:
@@ -82,6 +85,47 @@ def test_streaming_matches_the_plain_answer(server: Server) -> None:
     finishes = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
     assert finishes == [plain.choices[0].finish_reason]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == plain.usage.total_tokens  # type: ignore[union-attr]
+
+
+def test_streaming_sends_tokens_while_the_batch_decodes(server: Server) -> None:
+    """Chunks arrive as tokens are decoded: the first content arrives long before the finish chunk, and
+    the deltas join to the non-streamed answer."""
+    import time
+
+    msgs = [{"role": "user", "content": "tell me a long story"}]
+    c = server.client()
+    plain = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=96, temperature=0)
+    t0 = time.perf_counter()
+    arrivals = [(time.perf_counter() - t0, chunk) for chunk in c.chat.completions.create(
+        model="tiny", messages=msgs, max_tokens=96, temperature=0, stream=True)]
+    contents = [(t, ch.choices[0].delta.content) for t, ch in arrivals if ch.choices and ch.choices[0].delta.content]
+    assert len(contents) >= 10  # token deltas, not one piece
+    assert "".join(text for _, text in contents) == plain.choices[0].message.content
+    finish_t = next(t for t, ch in arrivals if ch.choices and ch.choices[0].finish_reason)
+    assert contents[0][0] < 0.5 * finish_t, (contents[0][0], finish_t)  # first tokens well before the end
+    assert arrivals[-1][1].choices[0].finish_reason == "length"
+
+
+def test_stream_errors_before_the_first_token_are_plain_errors(server: Server) -> None:
+    import openai
+
+    c = server.client()
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True,
+                                  top_p=2)
+    assert e.value.body["param"] == "top_p"  # type: ignore[index]
+
+
+def test_top_p_is_applied_when_sampling(server: Server) -> None:
+    c = server.client()
+    msgs = [{"role": "user", "content": "say something"}]
+    greedy = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=12, temperature=0)
+    nucleus = [c.chat.completions.create(model="tiny", messages=msgs, max_tokens=12, temperature=1.5, top_p=1e-6,
+                                         seed=s).choices[0].message.content for s in (1, 2)]
+    assert nucleus == [greedy.choices[0].message.content] * 2  # only the most likely token survives top_p
+    full = {c.chat.completions.create(model="tiny", messages=msgs, max_tokens=12, temperature=1.5, top_p=1.0,
+                                      seed=s).choices[0].message.content for s in (1, 2)}
+    assert greedy.choices[0].message.content not in full  # without top_p the tiny model's samples wander
 
 
 def test_concurrent_requests_share_one_forward_pass(server: Server) -> None:
@@ -120,6 +164,9 @@ def test_request_errors_use_openai_envelope(server: Server) -> None:
     with pytest.raises(openai.BadRequestError) as e:
         c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], temperature=5)
     assert e.value.body["param"] == "temperature"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_completion_tokens=0)
+    assert e.value.body["param"] == "max_completion_tokens"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError) as e:
         c.get("/nowhere", cast_to=object)
     assert set(e.value.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
@@ -394,3 +441,61 @@ def test_auth_limits_and_restart_after_kill9(tiny: Path, tmp_path: Path) -> None
         assert all(d.fine_tuned_model in models for d in done)
     finally:
         s2.stop()
+
+
+# ---- tuneworth climb with L4 on this server ---------------------------------------------------
+
+
+@needs_trainer
+def test_climb_runs_l4_as_a_job_on_the_server(server: Server, tmp_path: Path) -> None:
+    """``tuneworth climb`` with ``openai/tiny`` and the server's base URL: L1 is answered by the server, L4
+    uploads the split, runs a fine-tuning job here, polls it, and scores the ``ft:`` model on the test split."""
+    import os
+
+    from conftest import make_label_rows, write_chat
+
+    root = tmp_path / "task"
+    root.mkdir()
+    write_chat(root / "data.jsonl", make_label_rows(40))
+    (root / "tuneworth.toml").write_text(f"""
+name = "served-l4"
+seed = 3
+[data]
+path = "data.jsonl"
+validation_size = 8
+test_size = 8
+[prompt]
+system = "Classify the review."
+[output]
+kind = "label"
+labels = ["positive", "negative", "neutral"]
+[model]
+name = "openai/tiny"
+base_url = "{server.base_url}"
+max_tokens = 4
+[rungs.L1]
+variants = ["base"]
+[rungs.L4]
+enabled = true
+suffix = "climb"
+n_epochs = 1
+poll_seconds = 0.2
+""", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuneworth", "climb", str(root), "--rungs", "L1,L4", "--out", str(tmp_path / "run"),
+         "--no-cache", "--json"],
+        capture_output=True, text=True, timeout=300, env={**env, "TUNEWORTH_HOME": str(tmp_path / "home")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    rows = {r["name"]: r for r in summary["rungs"]}
+    training = summary["training"]
+    assert training["where"] == "remote" and training["model_id"].startswith("ft:tiny:climb:")
+    assert training["trained_tokens"] > 0 and training["base_url"].startswith(server.base_url)
+    assert rows["L4"]["config"] == {"model": f"openai/{training['model_id']}"}
+    assert rows["L4"]["n"] == rows["L1"]["n"] == 8
+    c = server.client()
+    job = c.fine_tuning.jobs.retrieve(training["job_id"])  # the job really ran on this server
+    assert job.status == "succeeded" and job.fine_tuned_model == training["model_id"]
+    assert training["model_id"] in [m.id for m in c.models.list()]

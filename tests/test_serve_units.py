@@ -145,3 +145,19 @@ def test_one_failing_request_does_not_fail_its_batch() -> None:
     out = asyncio.run(run())
     b.close()
     assert out[0].text == "OK1" and out[2].text == "OK2" and isinstance(out[1], ConfigError)
+
+
+def test_stream_safe_prefix_never_sends_what_the_final_answer_drops() -> None:
+    from tuneworth.serve.stream import safe_prefix
+
+    assert safe_prefix("  Hello wor", (), False) == "Hello wor"
+    assert safe_prefix("Hello ", (), False) == "Hello"  # trailing space may be stripped at the end
+    assert safe_prefix("one two EN", ("END",), False) == "one two"  # may be the start of the stop string
+    assert safe_prefix("one two ENDthree", ("END",), False) == "one two"
+    assert safe_prefix('{"a": 1} and more', (), True) == '{"a": 1}'
+    assert safe_prefix("caf\ufffd", (), False) == "caf"  # a character still being decoded
+    # Every step's safe prefix starts the final answer (what a non-streamed request returns).
+    final = "the answer is 42"
+    steps = ["the", "the ans", "the answer is", "the answer is 4", "the answer is 42 STOP"]
+    safes = [safe_prefix(s, ("STOP", "\n\n"), False) for s in steps]
+    assert all(final.startswith(s) for s in safes) and safes[-1] == final

@@ -319,8 +319,8 @@ class AuditConfig(_Strict):
     embed_limit: int = Field(default=5000, ge=0)
     """``climb`` runs the embedding checks only up to this many examples (``tuneworth audit`` always does)."""
     exact_tokens_up_to: int = Field(default=20000, ge=0)
-    """Token counts are exact up to this many examples; above it, a seeded sample plus every example that
-    could be over the length limit is counted exactly and the totals are labelled estimates (with a 95% interval)."""
+    """Token counts are exact up to this many examples; above it, a seeded sample (a tenth of this, at least 200)
+    plus every example that could be over the length limit is counted exactly, and totals are labelled estimates."""
 
 
 TextMetric = Literal["exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding"]
@@ -345,10 +345,15 @@ class JudgeConfig(_Strict):
     """The rubric in a file (instead of ``rubric``)."""
     swap: bool = True
     """Pairwise: judge both orders (answer as A, then as B) to cancel position bias."""
+    decoding: Literal["auto", "choice", "text"] = "auto"
+    """``auto``: label scoring over the verdict labels for local judges (always parseable), text with a
+    reason for API judges; ``choice`` or ``text`` forces one."""
     calibration: str | None = None
-    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5)."""
+    """JSONL of human judgements of test items: ``{"input", "output", "human"}`` (human: 1-5; pairwise
+    also takes preferences of the output over the reference: "better", "tie" or "worse")."""
     min_agreement: float = Field(default=0.5, ge=-1, le=1)
-    """Calibration: warn when the judge's Spearman correlation with people is below this."""
+    """Calibration: warn when the judge's agreement with people (Spearman; Cohen's kappa for
+    preferences) is below this."""
 
 
 class Task(_Strict):

@@ -70,9 +70,9 @@ class AuditContext:
         from tuneworth.audit.tokens import length_limit, measure_examples
 
         limit, _ = length_limit(self.model, self.config.max_example_tokens)
-        return measure_examples(
-            self.tokens, [r.example for r in self.records], limit, exact_up_to=self.config.exact_tokens_up_to
-        )
+        up_to = self.config.exact_tokens_up_to
+        examples = [r.example for r in self.records]
+        return measure_examples(self.tokens, examples, limit, exact_up_to=up_to, sample_size=max(200, up_to // 10))
 
     @cached_property
     def _vectors(self) -> tuple[np.ndarray, dict[str, int]]:

@@ -12,6 +12,7 @@ import csv
 import gc
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ try:
 except ImportError:  # pragma: no cover - a core dependency, but the stdlib alone is correct too
     _orjson = None  # type: ignore[assignment]
 
+_LONG_DIGITS = re.compile(r"\d{19}")
 MAX_LINE_BYTES = 8 * 1024 * 1024
 _MAGIC = {
     b"PK\x03\x04": "a zip archive (xlsx/docx?)",
@@ -249,9 +251,10 @@ def _loads(text: str) -> Any:
     """``json.loads``, fast: orjson parses the line, and anything it refuses goes to the stdlib.
 
     The stdlib has the last word, so results and messages are exactly ``json.loads``'s: it also takes
-    what orjson rejects on purpose (NaN, integers over 64 bits, lone surrogates, nesting over 1024).
+    what orjson rejects on purpose (NaN, lone surrogates, nesting over 1024). Lines with 19 or more digits
+    in a row skip orjson, which reads integers over 64 bits as floats where the stdlib keeps them exact.
     """
-    if _orjson is not None:
+    if _orjson is not None and not _LONG_DIGITS.search(text):
         try:
             return _orjson.loads(text)
         except _orjson.JSONDecodeError:

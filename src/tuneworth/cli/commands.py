@@ -13,12 +13,11 @@ import click
 def _print_estimate(console: Any, task: Any, rungs: list[str] | None, limit: int | None) -> None:
     """The pre-run estimate (``tuneworth estimate``): requests, tokens and dollars before anything is paid."""
     from tuneworth.decide.estimate import estimate
-    from tuneworth.errors import TuneworthError
 
     try:
         e = estimate(task, rungs)
-    except TuneworthError as err:  # the climb reports the real problem itself
-        console.print(f"  estimate unavailable: {err.message}")
+    except Exception as err:  # advisory only: the climb itself reports any real problem with the task
+        console.print(f"  estimate unavailable: {type(err).__name__}: {err}")
         return
     usd = "n/a" if e["usd"] is None else f"${e['usd']:.4f}"
     console.print(
@@ -201,7 +200,7 @@ def validate_cmd(task: Path) -> None:
     if t.primary_metric == "judge" and t.judge.calibration:
         from tuneworth.judge.calibration import load_calibration
 
-        load_calibration(t.resolve(t.judge.calibration), _split.test)  # every line a test item
+        load_calibration(t.resolve(t.judge.calibration), _split.test, mode=t.judge.mode)  # every line a test item
     from tuneworth.decoding.labels import check_label_tokenization
 
     check_label_tokenization(t)  # labels a local model's tokenizer cannot tell apart: an error here

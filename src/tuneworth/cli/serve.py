@@ -20,8 +20,9 @@ import click
 @click.option("--max-body-mb", default=4.0, show_default=True, type=float, help="JSON request body limit.")
 @click.option("--max-upload-mb", default=512.0, show_default=True, type=float, help="File upload limit.")
 @click.option("--max-batch", default=32, show_default=True, type=int, help="Most requests in one forward pass.")
-@click.option("--batch-wait-ms", default=10.0, show_default=True, type=float,
-              help="How long the first request of a batch waits for company.")
+@click.option("--batch-wait-ms", default=20.0, show_default=True, type=float,
+              help="How long a batch waits for the next request before it starts (each arrival "
+                   "waits again, at most 10x in all).")
 @click.option("--max-adapters", default=4, show_default=True, type=int, help="Fine-tuned adapters kept loaded.")
 @click.option("--min-examples", default=10, show_default=True, type=int,
               help="Fewest training examples a job accepts (OpenAI: 10).")

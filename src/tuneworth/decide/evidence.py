@@ -12,10 +12,11 @@ from typing import Any
 
 from tuneworth.decide import questions
 from tuneworth.decide.breakeven import break_even, fmt_volume
-from tuneworth.decide.costs import finetune_fixed, rung_cost
+from tuneworth.decide.costs import finetune_fixed, rung_cost, section
 from tuneworth.decide.framework import Evidence, decide
 from tuneworth.decide.prices import load_prices
 from tuneworth.decide.statistics import build_statistics, ladder_order
+from tuneworth.decide.trade import trade_points
 
 DEFAULT_DECISION = {"min_gain": 0.03, "alpha": 0.05, "power": 0.8}
 
@@ -132,6 +133,7 @@ def analyse(
     economics, dec = settings(header, economics_overrides)
     stats = build_statistics(summary, items, min_gain=dec["min_gain"], alpha=dec["alpha"], power=dec["power"])
     costs = build_costs(header, items, summary, stats, economics)
+    costs["trade"] = trade_points(summary.get("rungs") or [], stats, costs["rungs"])
     requests = economics.get("requests_per_month")
     q1, ch1 = questions.prompting(header, dec["min_gain"])
     q2, ch2 = questions.data(header, dec["min_gain"])
@@ -154,6 +156,11 @@ def analyse(
         + (["failures that retrieval does not fix"] if q5.status == "no" else []),
     )
     decision = decide(evidence).to_dict()
+    # A judge that disagrees with people (or was never checked against them) is said in the verdict.
+    warnings = [w for w in section(header, "judge").get("warnings") or [] if isinstance(w, str)]
+    decision["warnings"] = warnings
+    if warnings:
+        decision["verdict"] += f" Warning: {warnings[0]}."
     decision["sections_missing"] = [
         label
         for key, label in (

@@ -161,8 +161,11 @@ def resampled_means(samples: Any, *, seed: int, resamples: int = 4000) -> Any:
     return out
 
 
-def bootstrap_ci_many(samples: Any, *, seed: int = 0, level: float = 0.95) -> tuple[Any, Any]:
-    """Expanded percentile bootstrap intervals for the mean of each row of ``samples`` (runs, n)."""
+def bootstrap_ci_many(
+    samples: Any, *, seed: int = 0, level: float = 0.95, bounds: tuple[float, float] = (0.0, 1.0)
+) -> tuple[Any, Any]:
+    """Expanded percentile bootstrap intervals for the mean of each row of ``samples`` (runs, n);
+    ``bounds`` is the score's scale (used for rows where every value is the same)."""
     import numpy as np
 
     x = np.atleast_2d(np.asarray(samples, dtype=float))
@@ -173,11 +176,13 @@ def bootstrap_ci_many(samples: Any, *, seed: int = 0, level: float = 0.95) -> tu
     else:
         means = resampled_means(x, seed=seed)
         lo, hi = np.quantile(means, tail, axis=1), np.quantile(means, 1 - tail, axis=1)
-    # A sample with one value says nothing about spread: use Wilson on the mean as a proportion.
-    flat = x.min(axis=1) == x.max(axis=1)
-    if flat.any() and x.min() >= 0 and x.max() <= 1:
-        wl, wh = wilson_many(x.sum(axis=1), x.shape[1])
-        lo, hi = np.where(flat, wl, lo), np.where(flat, wh, hi)
+    # A sample with one value says nothing about spread (the bootstrap collapses to a point):
+    # bound the share of items that would differ, at worst at the scale's ends (constant_mean_ci).
+    from tuneworth.evaluate.stats import constant_mean_ci
+
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    for r in np.flatnonzero(x.min(axis=1) == x.max(axis=1)):
+        lo[r], hi[r] = constant_mean_ci(float(x[r, 0]), x.shape[1], bounds=bounds)
     return lo, hi
 
 

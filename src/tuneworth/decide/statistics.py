@@ -74,7 +74,7 @@ def compare(
         lo, hi = exact_bootstrap_quantiles(diffs[None, :], grid[0], grid[1], (tail, 1 - tail))
         out["ci_low"], out["ci_high"] = float(lo[0]), float(hi[0])
     else:
-        blo, bhi = bootstrap_ci_many(diffs[None, :])
+        blo, bhi = bootstrap_ci_many(diffs[None, :], bounds=(-1.0, 1.0))  # differences of [0, 1] scores
         out["ci_low"], out["ci_high"] = float(blo[0]), float(bhi[0])
     if binary:
         only_a = int(((x >= 0.5) & (y < 0.5)).sum())

@@ -34,16 +34,44 @@ def resampled_means(values: Sequence[float], *, seed: int, resamples: int) -> li
     return sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
 
 
-def bootstrap_mean_ci(
-    values: Sequence[float], *, seed: int = 0, resamples: int = 2000, level: float = 0.95
+def constant_mean_ci(
+    value: float, n: int, *, bounds: tuple[float, float] = (0.0, 1.0), z: float = Z95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval for the mean (seeded, so records are reproducible)."""
+    """Interval for the mean of a bounded score when all ``n`` observed items scored ``value``.
+
+    The bootstrap collapses to ``[value, value]`` here, which claims a certainty no sample of n
+    items has. Instead: the share of items that would score differently is at most the Wilson
+    upper bound for 0 of n, and at worst they sit at the scale's bounds, so the mean lies in
+    ``[value - q (value - lo), value + q (hi - value)]``. For a value at a bound (every score 0 or
+    every score 1) this is exactly Wilson's interval for 0 or n successes; inside the scale it is
+    narrower, and it never leaves the scale (judge scores 1-5 pass ``bounds=(1, 5)``).
+    """
+    if n <= 0:
+        return bounds
+    lo, hi = min(bounds[0], value), max(bounds[1], value)
+    q = wilson(0, n, z)[1]
+    return (value - q * (value - lo), value + q * (hi - value))
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float],
+    *,
+    seed: int = 0,
+    resamples: int = 2000,
+    level: float = 0.95,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[float, float]:
+    """Percentile bootstrap interval for the mean (seeded, so records are reproducible).
+
+    ``bounds``: the score's scale, used only when every value is the same (``constant_mean_ci``).
+    """
     n = len(values)
     if n == 0:
-        return (0.0, 1.0)
-    if n == 1 or min(values) == max(values):
-        # A degenerate sample says nothing about spread; fall back to Wilson on the mean as a proportion.
-        return wilson(sum(values), n)
+        return bounds
+    if min(values) == max(values):
+        from statistics import NormalDist
+
+        return constant_mean_ci(float(values[0]), n, bounds=bounds, z=NormalDist().inv_cdf((1 + level) / 2))
     means = resampled_means(values, seed=seed, resamples=resamples)
     lo = means[int((1 - level) / 2 * resamples)]
     hi = means[min(resamples - 1, int((1 + level) / 2 * resamples))]

@@ -7,6 +7,12 @@ reference are shown as A and B without saying which is which; with ``swap`` both
 and the answer's points (win 1, tie 0.5, loss 0) are averaged, so a judge that always prefers the
 first position scores identical answers exactly even. Every prompt and raw judgement is kept;
 ties, position flips and unparseable judgements are counted, never dropped.
+
+A local judge (``local/...``) is decoded by label scoring (decoding/choice.py) over the verdict
+labels, "1".."5" or "A"/"B"/"tie": the judge answers with the most likely label, so a small model
+always yields a parseable verdict (free text from a 135M model rarely follows ``Score: N``). The
+labels' log-probabilities are kept in the raw judgement. API judges keep the text path and its
+parser (``decoding="text"``), with the reason they give.
 """
 
 from __future__ import annotations
@@ -31,6 +37,13 @@ PAIRWISE_SYSTEM = (
     "Reply in exactly this form:\nWinner: <A, B or tie>\nReason: <one short sentence>"
 )
 PAIRWISE_USER = "MESSAGE:\n{input}\n\nRESPONSE A:\n{a}\n\nRESPONSE B:\n{b}"
+# Label scoring: the answer is the label alone, so the prompt asks for exactly that.
+POINTWISE_REPLY_TEXT = "Reply in exactly this form:\nScore: <a number from 1 to 5>\nReason: <one short sentence>"
+POINTWISE_REPLY_CHOICE = "Reply with the score only: a single number from 1 to 5."
+PAIRWISE_REPLY_TEXT = "Reply in exactly this form:\nWinner: <A, B or tie>\nReason: <one short sentence>"
+PAIRWISE_REPLY_CHOICE = "Reply with the winner only: A, B or tie."
+POINTWISE_LABELS = ("1", "2", "3", "4", "5")
+PAIRWISE_LABELS = ("A", "B", "tie")
 
 _SCORE = re.compile(r"score\s*(?:is|of|=|:|-)?\s*\**\s*([1-5])(?![0-9])", re.I)
 _FRACTION = re.compile(r"(?<![0-9])([1-5])\s*/\s*5(?![0-9])")
@@ -74,8 +87,11 @@ class Judgement:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
+    label_logprobs: list[dict[str, float] | None] | None = None
+    """Label scoring: each verdict label's mean log-probability, per order (the raw judgement)."""
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.label_logprobs is None else {"label_logprobs": self.label_logprobs}
         return {
             "mode": self.mode,
             "value": self.value,
@@ -89,6 +105,7 @@ class Judgement:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "latency_ms": round(self.latency_ms, 2),
+            **extra,
         }
 
 
@@ -100,6 +117,7 @@ class Judge:
         *,
         mode: str = "pointwise",
         swap: bool = True,
+        decoding: str | None = None,
         max_tokens: int = 48,
         temperature: float = 0.0,
         seed: int | None = None,
@@ -113,8 +131,24 @@ class Judge:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
+        if decoding is None:
+            decoding = "choice" if constrained_by_default(model) else "text"
+        if decoding not in ("text", "choice"):
+            raise ValueError(f"unknown judge decoding {decoding!r}")
+        self.decoding = decoding
         template = POINTWISE_SYSTEM if mode == "pointwise" else PAIRWISE_SYSTEM
-        self.system = template.format(rubric=rubric)
+        system = template.format(rubric=rubric)
+        if decoding == "choice":
+            text_reply, choice_reply = (
+                (POINTWISE_REPLY_TEXT, POINTWISE_REPLY_CHOICE)
+                if mode == "pointwise"
+                else (PAIRWISE_REPLY_TEXT, PAIRWISE_REPLY_CHOICE)
+            )
+            system = system.replace(text_reply, choice_reply)
+        self.system = system
+        self.labels: tuple[str, ...] = (
+            () if decoding == "text" else POINTWISE_LABELS if mode == "pointwise" else PAIRWISE_LABELS
+        )
 
     @property
     def orders(self) -> int:
@@ -126,6 +160,8 @@ class Judge:
             "model": self.model.model_id,
             "mode": self.mode,
             "swap": self.swap if self.mode == "pairwise" else None,
+            "decoding": self.decoding,
+            "labels": list(self.labels) or None,
             "rubric": self.rubric,
             "system_prompt": self.system,
             "user_template": POINTWISE_USER if self.mode == "pointwise" else PAIRWISE_USER,
@@ -147,6 +183,7 @@ class Judge:
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             seed=self.seed,
+            choices=self.labels,
         )
 
     def judge_many(self, items: Sequence[tuple[str, str, str]]) -> list[Judgement]:
@@ -162,6 +199,8 @@ class Judge:
 
     def _verdict(self, prompts: list[str], comps: Sequence[Completion]) -> Judgement:
         j = Judgement(None, self.mode, prompts, [c.text for c in comps], [])
+        if self.decoding == "choice":
+            j.label_logprobs = [c.meta.get("label_logprobs") for c in comps]
         j.prompt_tokens = sum(c.prompt_tokens for c in comps)
         j.completion_tokens = sum(c.completion_tokens for c in comps)
         j.latency_ms = max((c.latency_ms for c in comps), default=0.0)
@@ -195,6 +234,11 @@ class Judge:
             j.position_flip = a is not None and a == b and a != "tie"
         j.value = sum(points) / len(points) if points else None
         return j
+
+
+def constrained_by_default(model: Model) -> bool:
+    """Local judges are decoded by label scoring; API (and fake) judges answer in text."""
+    return model.model_id.startswith("local/") and "choice" in getattr(model.provider, "decodings", ())
 
 
 def judge_counts(judgements: Sequence[dict[str, Any]]) -> dict[str, Any]:

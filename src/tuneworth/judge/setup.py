@@ -59,7 +59,7 @@ def prepare_judge(
     """
     cfg = task.judge
     rubric = load_rubric(task)
-    labels = load_calibration(task.resolve(cfg.calibration), test) if cfg.calibration else None
+    labels = load_calibration(task.resolve(cfg.calibration), test, mode=cfg.mode) if cfg.calibration else None
     if judge is None:
         from tuneworth.models.registry import resolve_model
 
@@ -69,6 +69,7 @@ def prepare_judge(
             rubric,
             mode=cfg.mode,
             swap=cfg.swap,
+            decoding=None if cfg.decoding == "auto" else cfg.decoding,
             max_tokens=cfg.model.max_tokens,
             temperature=cfg.model.temperature,
             seed=task.seed,

@@ -26,6 +26,8 @@ class ChatRequest:
     """A hint: the caller reads only the first JSON object, so a provider may stop once it is complete."""
     choices: tuple[str, ...] = ()
     """Label scoring (``decoding = "choice"``): answer with the most likely of these strings."""
+    top_p: float = 1.0
+    """Nucleus sampling: sample only from the most likely tokens holding this much probability."""
 
     def key(self) -> dict[str, Any]:
         key = {
@@ -39,6 +41,8 @@ class ChatRequest:
         }
         if self.choices:  # only when set, so keys of plain requests (and the cache) are unchanged
             key["choices"] = list(self.choices)
+        if self.top_p != 1.0:  # likewise
+            key["top_p"] = self.top_p
         return key
 
 

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,12 +170,18 @@ class LocalProvider:
             )
         )
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[ChatRequest], *, on_text: Callable[[list[str]], None] | None = None
+    ) -> list[Completion]:
         """Label-scoring requests (``choices``) are scored; the rest are generated, constrained by
-        their ``response_format`` JSON Schema where they have one."""
+        their ``response_format`` JSON Schema where they have one.
+
+        ``on_text``, when given, is called after every decoding step with each row's answer so far
+        (decoded, before stop strings and stripping are applied): the server's token streaming.
+        It is only called for batches without label-scoring rows."""
         scored = [i for i, r in enumerate(requests) if r.choices]
         if not scored:
-            return self._generate(requests)
+            return self._generate(requests, on_text)
         results: list[Completion | None] = [None] * len(requests)
         by_labels: dict[tuple[str, ...], list[int]] = {}
         for i in scored:
@@ -227,7 +233,9 @@ class LocalProvider:
             )
         return out
 
-    def _generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def _generate(
+        self, requests: Sequence[ChatRequest], on_text: Callable[[list[str]], None] | None = None
+    ) -> list[Completion]:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
@@ -272,6 +280,8 @@ class LocalProvider:
         }
         if do_sample:
             gen_kwargs["temperature"] = max(r.temperature for r in requests)
+            # Nucleus sampling; callers batch only rows that share it (the server's batcher does).
+            gen_kwargs["top_p"] = min(r.top_p for r in requests)
             if requests[0].seed is not None:
                 torch.manual_seed(requests[0].seed)
         else:
@@ -286,10 +296,12 @@ class LocalProvider:
 
             llt = ll_tokenizer(tok, self._vocab_size())
             gen_kwargs["logits_processor"] = LogitsProcessorList([GrammarProcessor(grammars, llt, prompt_len)])
+        special = {tok.eos_token_id, tok.pad_token_id}
+        if on_text is not None:
+            gen_kwargs["streamer"] = _RowStreamer(tok, special, limits, on_text)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **gen_kwargs)
         new = out[:, prompt_len:].tolist()
-        special = {tok.eos_token_id, tok.pad_token_id}
         results = []
         for i, r in enumerate(requests):
             ids = new[i][: limits[i]]
@@ -349,6 +361,35 @@ class LocalProvider:
     @property
     def prefix_tokens_saved(self) -> int:
         return self.prefiller.prefix_tokens_saved
+
+
+class _RowStreamer:
+    """A ``generate`` streamer for a whole batch: after each decoding step, hands ``on_text`` every
+    row's answer so far (its tokens up to its first end token and its own ``max_tokens``, decoded)."""
+
+    def __init__(
+        self, tok: Any, special: set[int], limits: list[int], on_text: Callable[[list[str]], None]
+    ) -> None:
+        self.tok, self.special, self.limits, self.on_text = tok, special, limits, on_text
+        self.rows: list[list[int]] = [[] for _ in limits]
+        self.done = [False] * len(limits)
+        self.texts = [""] * len(limits)
+
+    def put(self, value: Any) -> None:
+        if value.dim() != 1:  # the prompt, handed over once before decoding starts
+            return
+        for i, t in enumerate(value.tolist()):
+            if self.done[i]:
+                continue
+            if t in self.special or len(self.rows[i]) >= self.limits[i]:
+                self.done[i] = True
+                continue
+            self.rows[i].append(t)
+            self.texts[i] = self.tok.decode(self.rows[i], skip_special_tokens=True)
+        self.on_text(list(self.texts))
+
+    def end(self) -> None:
+        pass
 
 
 def create(name: str, config: ModelConfig) -> LocalProvider:

@@ -288,6 +288,8 @@ class OpenAIProvider:
             kwargs.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         if r.seed is not None:
             kwargs["seed"] = r.seed
+        if r.top_p != 1.0:
+            kwargs["top_p"] = r.top_p
         return kwargs
 
     def _format(self, r: ChatRequest) -> tuple[dict[str, Any] | None, bool]:

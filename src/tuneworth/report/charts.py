@@ -109,3 +109,47 @@ def curve_chart(points: Sequence[tuple[float, float]], metric: str) -> str:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     return _svg(fig, "learning curve")
+
+
+def trade_chart(points: Sequence[dict[str, Any]], metric: str) -> str:
+    """The trade per rung, each on its own model: score against p50 latency (left) and against
+    $ per 1k requests (right), with 95% intervals. Rungs without a price are left off the right panel."""
+    scored = [p for p in points if p.get("score") is not None]
+    fig = _figure(6.4, 3.0, left=0.6, bottom=0.85)
+    fig.subplots_adjust(wspace=0.32)
+    lat_ax, cost_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2, sharey=None)
+    priced = [p for p in scored if p.get("usd_per_1k") is not None]
+    seen: dict[tuple[int, float, float], int] = {}  # rungs drawn at the same spot get stacked labels
+    for k, p in enumerate(scored):
+        color = COLORS[k % len(COLORS)]
+        lo = max(0.0, p["score"] - (p["ci_low"] if p.get("ci_low") is not None else p["score"]))
+        hi = max(0.0, (p["ci_high"] if p.get("ci_high") is not None else p["score"]) - p["score"])
+        label = f"{p['rung']}: {p.get('model') or '?'}"
+        xs = [(lat_ax, (p.get("latency_p50_ms") or 0.0) / 1000)]
+        if p.get("usd_per_1k") is not None:
+            xs.append((cost_ax, float(p["usd_per_1k"])))
+        for ax, x in xs:
+            ax.errorbar([x], [p["score"]], yerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2,
+                        label=label if ax is lat_ax else None)
+            spot = (id(ax), round(x, 9), round(p["score"], 9))
+            seen[spot] = seen.get(spot, -1) + 1
+            ax.annotate(p["rung"], (x, p["score"]), textcoords="offset points", xytext=(6, 4 - 10 * seen[spot]), fontsize=8)
+    lat_ax.set_xlabel("latency p50 (s per request)")
+    lat_ax.set_ylabel(f"{metric} (95% interval)")
+    cost_ax.set_xlabel("$ per 1k requests")
+    costs = [float(p["usd_per_1k"]) for p in priced]
+    if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
+        from matplotlib.ticker import FuncFormatter, NullLocator
+
+        cost_ax.set_xscale("log")
+        cost_ax.xaxis.set_minor_locator(NullLocator())
+        cost_ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:g}"))
+    if not priced:
+        cost_ax.text(0.5, 0.5, "no prices", ha="center", va="center", transform=cost_ax.transAxes)
+    for ax in (lat_ax, cost_ax):
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+        ax.margins(x=0.25)
+    lat_ax.set_xlim(left=0)
+    fig.legend(loc="lower center", ncol=min(4, max(1, len(scored))), frameon=False, fontsize=8)
+    return _svg(fig, "score against latency and cost per rung")

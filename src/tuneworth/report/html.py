@@ -73,6 +73,7 @@ def _verdict(d: dict[str, Any]) -> str:
         f"<p>Fine-tuning: <b>{_e(label)}</b>"
         + (f" · stop at <b>{_e(d['stop_at'])}</b>" if d.get("stop_at") else "")
         + "</p>"
+        + "".join(f'<p class="s-warn">Warning: {_e(w)}</p>' for w in (d.get("warnings") or [])[1:])
         + (f"<p>What would change the answer:</p><ul>{change}</ul>" if change else "")
         + (f'<p class="muted">Not in this run: {_e(missing)}.</p>' if missing else "")
         + "</section>"
@@ -110,6 +111,22 @@ def _rungs(summary: dict[str, Any]) -> str:
         )
     head = ["rung", "chosen", "score [95% CI]", "n", "valid", "latency p50/p95", "tokens in/out", "$ per 1k requests", "errors"]
     return _table(head, rows, num=(2, 3, 4, 5, 6, 7, 8))
+
+
+def _trade(summary: dict[str, Any]) -> str:
+    """Score vs latency vs cost per 1k requests, each rung on its own model (costs.trade)."""
+    points = summary["costs"].get("trade") or []
+    if not any(p.get("score") is not None for p in points):
+        return ""
+    models = {p.get("model") for p in points}
+    which = ", ".join(f"{p['rung']} {p.get('model')}" for p in points)
+    return (
+        "<h2>The trade: score, latency and cost</h2>"
+        + (f'<p class="muted">Each rung on its own model: {_e(which)}.</p>' if len(models) > 1 else "")
+        + '<figure id="chart-trade">'
+        + charts.trade_chart(points, summary["metric"])
+        + "</figure>"
+    )
 
 
 def _comparisons(stats: dict[str, Any]) -> str:
@@ -237,6 +254,7 @@ def render_html(
         "<h2>Scores per rung</h2>",
         '<figure id="chart-scores">' + charts.scores_chart(rows, summary["metric"]) + "</figure>",
         _rungs(summary),
+        _trade(summary),
         "<h2>Is each gain real?</h2>",
         _comparisons(stats),
         _costs(summary),

@@ -38,11 +38,20 @@ def model_and_judge_lines(summary: dict[str, Any]) -> list[str]:
         cal = judge.get("calibration")
         if cal and cal.get("spearman") is not None:
             lo, hi = cal["spearman_ci"]
-            kappa = f", quadratic kappa {cal['kappa_quadratic']}" if cal.get("kappa_quadratic") is not None else ""
+            kappa = kappa_text(cal)
             lines.append(f"- judge agreement with people: Spearman {cal['spearman']:.2f} [{lo:.2f}, {hi:.2f}] on {cal['scored']} items{kappa}")
         for w in judge.get("warnings") or []:
             lines.append(f"- **warning**: {w}")
     return [*lines, ""] if lines else []
+
+
+def kappa_text(cal: dict[str, Any]) -> str:
+    """", quadratic kappa 0.41 [0.10, 0.70]" (1-5 scores) or ", kappa ..." (preferences), or ""."""
+    for key, name in (("kappa_quadratic", "quadratic kappa"), ("kappa", "kappa")):
+        if cal.get(key) is not None:
+            lo, hi = cal.get("kappa_ci") or (None, None)
+            return f", {name} {cal[key]:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None else "")
+    return ""
 
 
 def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:

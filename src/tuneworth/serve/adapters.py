@@ -11,7 +11,7 @@ runs on the batcher's one thread, so switching never races a forward pass.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -64,14 +64,18 @@ class SharedBase:
         self.peft.set_adapter(self._safe_name(model_id))
         yield
 
-    def generate(self, model_id: str | None, requests: Sequence[ChatRequest]) -> list[Completion]:
+    def generate(
+        self, model_id: str | None, requests: Sequence[ChatRequest], on_text: Callable[[list[str]], None] | None = None
+    ) -> list[Completion]:
         if model_id not in self.prefillers:
             from tuneworth.models.prefill import Prefiller
 
             self.prefillers[model_id] = Prefiller(self.provider.model, self.provider.tokenizer.pad_token_id)
         self.provider.prefiller = self.prefillers[model_id]
         with self.active(model_id) if self.peft is not None else nullcontext():
-            return list(self.provider.generate(requests))
+            if on_text is None:
+                return list(self.provider.generate(requests))
+            return list(self.provider.generate(requests, on_text=on_text))
 
 
 class Served:
@@ -81,5 +85,7 @@ class Served:
         self.base = base
         self.model_id = model_id
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        return self.base.generate(self.model_id, requests)
+    def generate(
+        self, requests: Sequence[ChatRequest], *, on_text: Callable[[list[str]], None] | None = None
+    ) -> list[Completion]:
+        return self.base.generate(self.model_id, requests, on_text)

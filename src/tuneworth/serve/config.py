@@ -31,7 +31,7 @@ class ServeConfig:
     max_body_bytes: int = 4 << 20
     max_upload_bytes: int = 512 << 20
     max_batch: int = 32
-    max_wait_ms: float = 10.0
+    max_wait_ms: float = 20.0
     max_adapters: int = 4
     min_examples: int = 10
     max_tokens_limit: int = 4096

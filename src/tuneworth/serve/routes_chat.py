@@ -1,16 +1,15 @@
 """``/v1/models``, ``/v1/chat/completions`` (incl. SSE streaming) and ``/v1/embeddings``.
 
 Chat requests go through the dynamic ``Batcher``. A streamed answer is generated in its batch like any
-other and then sent as ``chat.completion.chunk`` events (role, content pieces, finish reason, optional
-usage) ending in ``data: [DONE]``; errors found before generation are plain JSON errors.
+other, and its tokens are sent as ``chat.completion.chunk`` events while the batch decodes (role first,
+content deltas, finish reason, optional usage, then ``data: [DONE]``; see ``stream.py``); errors found
+before generation are plain JSON errors.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +22,7 @@ from tuneworth.serve.errors import APIError, bad_request, from_tuneworth, not_fo
 from tuneworth.serve.objects import model_object
 from tuneworth.serve.params import field, json_body, number_in
 from tuneworth.serve.store import new_id
+from tuneworth.serve.stream import ChatStream, ChunkWriter, error_event
 
 router = APIRouter()
 EMBEDDING_MODELS = ("all-MiniLM-L6-v2",)
@@ -81,11 +81,13 @@ def parse_chat(body: dict[str, Any], max_tokens_limit: int) -> tuple[str, ChatRe
     n = field(body, "n", int, default=1)
     if n != 1:
         raise bad_request("This server supports only n=1.", param="n", code="invalid_value")
-    max_tokens = field(body, "max_completion_tokens", int) or field(body, "max_tokens", int) or 256
+    # max_completion_tokens (the newer name) wins over the deprecated max_tokens, as at OpenAI.
+    name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    max_tokens = field(body, name, int, default=256)
     if not 1 <= max_tokens <= max_tokens_limit:
-        raise bad_request(f"max_tokens must be between 1 and {max_tokens_limit}.", param="max_tokens")
+        raise bad_request(f"{name} must be between 1 and {max_tokens_limit}.", param=name, code="invalid_value")
     temperature = number_in(body, "temperature", 0, 2, 1.0)
-    number_in(body, "top_p", 0, 1, 1.0)  # accepted and validated; the local provider samples without it
+    top_p = number_in(body, "top_p", 0, 1, 1.0)
     stop = body.get("stop")
     if isinstance(stop, str):
         stop = [stop]
@@ -116,6 +118,7 @@ def parse_chat(body: dict[str, Any], max_tokens_limit: int) -> tuple[str, ChatRe
         stop=tuple(stop or ()),
         response_format=response_format,
         seed=seed,
+        top_p=float(1.0 if top_p is None else top_p),
     )
     return model, request, stream, bool(options.get("include_usage"))
 
@@ -127,13 +130,20 @@ async def chat_completions(request: Request) -> JSONResponse | StreamingResponse
     model, chat, stream, include_usage = parse_chat(body, state.config.max_tokens_limit)
     if not state.pool.exists(model):
         raise APIError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
+    cid, created = new_id("chatcmpl"), int(time.time())
+    if stream:
+        try:
+            started = await ChatStream(state.batcher, model, chat, ChunkWriter(cid, created, model, include_usage)).start()
+        except TuneworthError as e:
+            raise from_tuneworth(e) from None
+        return StreamingResponse(started.events(_stream_error), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
     try:
         completion = await state.batcher.submit(model, chat)
     except TuneworthError as e:
         raise from_tuneworth(e) from None
     if completion.error:
         raise APIError(500, f"generation failed: {completion.error}", type="server_error")
-    cid, created = new_id("chatcmpl"), int(time.time())
     # How many requests shared this one's forward pass (dynamic batching), for clients and benchmarks.
     headers = {"x-tuneworth-batch-size": str(completion.meta.get("batch_size", 1))}
     usage = {
@@ -141,10 +151,6 @@ async def chat_completions(request: Request) -> JSONResponse | StreamingResponse
         "completion_tokens": completion.completion_tokens,
         "total_tokens": completion.prompt_tokens + completion.completion_tokens,
     }
-    if stream:
-        chunks = _chunks(cid, created, model, completion.text, completion.finish_reason,
-                         usage if include_usage else None)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache", **headers})
     return JSONResponse(headers=headers, content={
         "id": cid,
         "object": "chat.completion",
@@ -161,36 +167,11 @@ async def chat_completions(request: Request) -> JSONResponse | StreamingResponse
     })
 
 
-def _pieces(text: str) -> Iterator[str]:
-    """Word-sized pieces (each keeps its leading whitespace), like token deltas."""
-    start = 0
-    for i in range(1, len(text)):
-        if text[i].isspace() and not text[i - 1].isspace():
-            yield text[start:i]
-            start = i
-    if start < len(text):
-        yield text[start:]
-
-
-def _chunks(cid: str, created: int, model: str, text: str, finish: str, usage: dict[str, int] | None) -> Iterator[str]:
-    def chunk(delta: dict[str, Any], finish_reason: str | None, **extra: Any) -> str:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "system_fingerprint": "tuneworth",
-               "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-               **extra}
-        if usage is not None and "usage" not in extra:
-            obj["usage"] = None
-        return f"data: {json.dumps(obj)}\n\n"
-
-    yield chunk({"role": "assistant", "content": ""}, None)
-    for piece in _pieces(text):
-        yield chunk({"content": piece}, None)
-    yield chunk({}, finish)
-    if usage is not None:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "system_fingerprint": "tuneworth", "choices": [], "usage": usage}
-        yield f"data: {json.dumps(obj)}\n\n"
-    yield "data: [DONE]\n\n"
+def _stream_error(e: Exception) -> str:
+    if isinstance(e, TuneworthError):
+        err = from_tuneworth(e)
+        return error_event(err.message, err.type, err.code)
+    return error_event(str(e) or type(e).__name__)
 
 
 @router.post("/v1/embeddings")
