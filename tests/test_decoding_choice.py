@@ -122,7 +122,8 @@ def test_validate_refuses_labels_the_local_tokenizer_cannot_tell_apart(tmp_path:
     model = tmp_path / "word-model"
     PreTrainedTokenizerFast(tokenizer_object=word, unk_token="[UNK]", eos_token="</s>").save_pretrained(model)
     (model / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
-    (tmp_path / "d.jsonl").write_text('{"prompt": "a", "completion": "yes"}\n' * 12, encoding="utf-8")
+    rows = "".join(f'{{"prompt": "message {i}", "completion": "yes"}}\n' for i in range(12))
+    (tmp_path / "d.jsonl").write_text(rows, encoding="utf-8")
 
     def validate(modes: str) -> subprocess.CompletedProcess[str]:
         (tmp_path / "tuneworth.toml").write_text(
