@@ -155,3 +155,23 @@ def test_unknown_base_url_is_a_training_error(tmp_path: Path) -> None:
     info = prepare(task, tmp_path / "files")
     with pytest.raises(TrainingError, match="creating the fine-tuning job failed"):
         run_job(task, "base-model", Path(info["train_file"]), None, Hyperparameters())
+
+
+def test_l4_system_prompt_override_is_used_in_training_files(tmp_path: Path) -> None:
+    from tuneworth.finetune.prepare import l4_system, prepare
+    from tuneworth.task import load_task
+
+    root = make_task(tmp_path / "t", "http://127.0.0.1:9/v1")
+    default = load_task(root)
+    assert l4_system(default) == "Classify the review."
+    toml = root / "tuneworth.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + 'system = "Label it."\n', encoding="utf-8")
+    task = load_task(root)
+    assert l4_system(task) == "Label it."
+    info = prepare(task, tmp_path / "files")
+    files = [Path(p) for p in info.values() if isinstance(p, str) and p.endswith(".jsonl")]
+    assert files, info
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            msgs = json.loads(line)["messages"]
+            assert msgs[0] == {"role": "system", "content": "Label it."}

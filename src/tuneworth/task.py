@@ -219,6 +219,9 @@ class FineTuningRung(_Strict):
     """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
     lora_layers: int | None = Field(default=None, ge=1)
     """LoRA on the last N transformer layers only (default: all); backpropagation stops below them."""
+    system: str | None = Field(default=None, min_length=1)
+    """System prompt of the fine-tuned model, in its training data and at inference (default: the task's
+    own). A short one saves prompt tokens in training and on every request: the examples teach the task."""
     max_length: int = Field(default=512, ge=8)
     """Longer training examples are dropped and reported (never silently truncated)."""
     eval_every: int | None = Field(default=None, ge=1)

@@ -18,8 +18,9 @@ from tuneworth.task import Task
 
 
 def l4_system(task: Task) -> str:
-    """The system prompt a fine-tuned model gets: the user's own, without format rules or demonstrations."""
-    return task.prompt.system.strip()
+    """The system prompt a fine-tuned model gets: ``rungs.L4.system`` if set, else the user's own prompt,
+    without format rules or demonstrations."""
+    return (task.rungs.L4.system or task.prompt.system).strip()
 
 
 def chat_line(task: Task, ex: Example) -> dict[str, Any]:
