@@ -43,31 +43,51 @@ def write_chat(path: Path, rows: list[tuple[str, str]]) -> None:
             )
 
 
-@pytest.fixture
-def label_task(tmp_path: Path) -> Path:
-    write_chat(tmp_path / "data.jsonl", make_label_rows())
-    (tmp_path / "tuneworth.toml").write_text(
-        """
-name = "toy"
-seed = 7
+LABEL_TASK_HEADER = """
+name = "{name}"
+seed = {seed}
 [data]
 path = "data.jsonl"
-validation_size = 12
-test_size = 15
+validation_size = {validation_size}
+test_size = {test_size}
 [prompt]
 system = "Classify the review."
 [output]
 kind = "label"
 labels = ["positive", "negative", "neutral"]
+"""
+
+
+def write_label_task(
+    root: Path,
+    rest: str,
+    *,
+    name: str = "toy",
+    seed: int = 7,
+    rows: list[tuple[str, str]] | None = None,
+    n_rows: int = 60,
+    validation_size: int = 12,
+    test_size: int = 15,
+) -> Path:
+    """The toy review-labelling task in ``root``: its data, the shared header, then ``rest`` ([model], rungs)."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_chat(root / "data.jsonl", rows if rows is not None else make_label_rows(n_rows))
+    header = LABEL_TASK_HEADER.format(
+        name=name, seed=seed, validation_size=validation_size, test_size=test_size
+    )
+    (root / "tuneworth.toml").write_text(header + rest.lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def label_task(tmp_path: Path) -> Path:
+    return write_label_task(tmp_path, """
 [model]
 name = "fake/echo"
 batch_size = 8
 [rungs.L2]
 k = [1, 3]
-""",
-        encoding="utf-8",
-    )
-    return tmp_path
+""")
 
 
 def oracle_label(text: str) -> str:

@@ -17,23 +17,9 @@ from finetune_helpers import build_tiny_model  # noqa: E402
 
 
 def _task(root: Path, tiny: Path) -> Path:
-    from conftest import make_label_rows, write_chat
+    from conftest import write_label_task
 
-    root.mkdir(parents=True, exist_ok=True)
-    write_chat(root / "data.jsonl", make_label_rows(60))
-    (root / "tuneworth.toml").write_text(
-        f"""
-name = "tiny-curve"
-seed = 3
-[data]
-path = "data.jsonl"
-validation_size = 6
-test_size = 8
-[prompt]
-system = "Classify the review."
-[output]
-kind = "label"
-labels = ["positive", "negative", "neutral"]
+    return write_label_task(root, f"""
 [model]
 name = "local/{tiny}"
 max_tokens = 3
@@ -41,10 +27,7 @@ max_tokens = 3
 n_epochs = 1
 batch_size = 16
 lora_r = 2
-""",
-        encoding="utf-8",
-    )
-    return root
+""", name="tiny-curve", seed=3, validation_size=6, test_size=8)
 
 
 def test_learning_curve_trains_each_fraction_and_scores_the_same_test_items(

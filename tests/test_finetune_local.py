@@ -290,23 +290,9 @@ def test_hyperparameters_auto_and_validation() -> None:
 
 
 def _tiny_task(root: Path, tiny: Path) -> Path:
-    from conftest import make_label_rows, write_chat
+    from conftest import write_label_task
 
-    root.mkdir(parents=True, exist_ok=True)
-    write_chat(root / "data.jsonl", make_label_rows(40))
-    (root / "tuneworth.toml").write_text(
-        f"""
-name = "tiny"
-seed = 7
-[data]
-path = "data.jsonl"
-validation_size = 6
-test_size = 8
-[prompt]
-system = "Classify the review."
-[output]
-kind = "label"
-labels = ["positive", "negative", "neutral"]
+    return write_label_task(root, f"""
 [model]
 name = "local/{tiny}"
 max_tokens = 3
@@ -314,10 +300,7 @@ max_tokens = 3
 n_epochs = 1
 batch_size = 13
 lora_r = 2
-""",
-        encoding="utf-8",
-    )
-    return root
+""", name="tiny", n_rows=40, validation_size=6, test_size=8)
 
 
 def test_prepare_tune_and_eval_commands(tiny: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs the [serve] and [openai] extras",
 )
 
-from conftest import make_label_rows, write_chat  # noqa: E402
+from conftest import make_label_rows, write_label_task  # noqa: E402
 from ft_double import DoubleServer  # noqa: E402
 from tuneworth.errors import TrainingCancelled, TrainingError  # noqa: E402
 
@@ -29,21 +29,7 @@ def server() -> Iterator[DoubleServer]:
 
 
 def make_task(root: Path, base_url: str, rows: list[tuple[str, str]] | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    write_chat(root / "data.jsonl", rows or make_label_rows(60))
-    (root / "tuneworth.toml").write_text(
-        f"""
-name = "toy-remote"
-seed = 7
-[data]
-path = "data.jsonl"
-validation_size = 12
-test_size = 15
-[prompt]
-system = "Classify the review."
-[output]
-kind = "label"
-labels = ["positive", "negative", "neutral"]
+    return write_label_task(root, f"""
 [model]
 name = "openai/base-model"
 base_url = "{base_url}"
@@ -53,10 +39,7 @@ variants = ["base"]
 enabled = true
 suffix = "toy"
 poll_seconds = 0.01
-""",
-        encoding="utf-8",
-    )
-    return root
+""", name="toy-remote", rows=rows)
 
 
 def test_climb_fine_tunes_remotely_and_scores_the_ft_model(server: DoubleServer, tmp_path: Path) -> None:

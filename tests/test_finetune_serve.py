@@ -22,23 +22,9 @@ from serve_helpers import Server, build_tiny_model  # noqa: E402
 
 
 def _task(root: Path, base_url: str, n_rows: int = 40) -> Path:
-    from conftest import make_label_rows, write_chat
+    from conftest import write_label_task
 
-    root.mkdir(parents=True, exist_ok=True)
-    write_chat(root / "data.jsonl", make_label_rows(n_rows))
-    (root / "tuneworth.toml").write_text(
-        f"""
-name = "tiny-served"
-seed = 5
-[data]
-path = "data.jsonl"
-validation_size = 6
-test_size = 8
-[prompt]
-system = "Classify the review."
-[output]
-kind = "label"
-labels = ["positive", "negative", "neutral"]
+    return write_label_task(root, f"""
 [model]
 name = "openai/tiny"
 base_url = "{base_url}"
@@ -49,10 +35,7 @@ batch_size = 13
 learning_rate_multiplier = 2.0
 suffix = "served"
 poll_seconds = 0.2
-""",
-        encoding="utf-8",
-    )
-    return root
+""", name="tiny-served", seed=5, n_rows=n_rows, validation_size=6, test_size=8)
 
 
 def test_tune_runs_a_fine_tuning_job_on_tuneworth_serve(tmp_path: Path) -> None:

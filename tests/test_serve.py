@@ -452,23 +452,9 @@ def test_climb_runs_l4_as_a_job_on_the_server(server: Server, tmp_path: Path) ->
     uploads the split, runs a fine-tuning job here, polls it, and scores the ``ft:`` model on the test split."""
     import os
 
-    from conftest import make_label_rows, write_chat
+    from conftest import write_label_task
 
-    root = tmp_path / "task"
-    root.mkdir()
-    write_chat(root / "data.jsonl", make_label_rows(40))
-    (root / "tuneworth.toml").write_text(f"""
-name = "served-l4"
-seed = 3
-[data]
-path = "data.jsonl"
-validation_size = 8
-test_size = 8
-[prompt]
-system = "Classify the review."
-[output]
-kind = "label"
-labels = ["positive", "negative", "neutral"]
+    root = write_label_task(tmp_path / "task", f"""
 [model]
 name = "openai/tiny"
 base_url = "{server.base_url}"
@@ -480,7 +466,7 @@ enabled = true
 suffix = "climb"
 n_epochs = 1
 poll_seconds = 0.2
-""", encoding="utf-8")
+""", name="served-l4", seed=3, n_rows=40, validation_size=8, test_size=8)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     proc = subprocess.run(
         [sys.executable, "-m", "tuneworth", "climb", str(root), "--rungs", "L1,L4", "--out", str(tmp_path / "run"),
