@@ -79,6 +79,30 @@ def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
     }
 
 
+def time_and_price(
+    name: str, requests: int, tin: float, tout: float, connections: int, table: Any, task: Any, price: Any
+) -> dict[str, Any]:
+    """Seconds (local: token throughput; API: per-request latency over the connections) and dollars
+    (the price table's; a local model's compute at the device's hourly rate) of one row."""
+    if name.startswith("local/"):
+        seconds = (
+            tin / table.throughput["local_prompt_tokens_per_second"]
+            + tout / table.throughput["local_completion_tokens_per_second"]
+        )
+    else:
+        seconds = requests * table.throughput["api_seconds_per_request"] / connections
+    if price is not None:
+        return {"seconds": seconds, "usd": (tin * price.input + tout * price.output) / 1e6, "priced_as": price.model}
+    if name.startswith("local/"):
+        hourly = table.hourly(task.economics.local_device)
+        return {
+            "seconds": seconds,
+            "usd": seconds / 3600 * hourly,
+            "priced_as": f"{task.economics.local_device} at ${hourly:.2f}/h",
+        }
+    return {"seconds": seconds, "usd": None, "priced_as": f"no price for {name}"}
+
+
 def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) -> dict[str, Any] | None:
     """The judge's calls when ``metric = "judge"``: one per scored answer (two for pairwise with swap),
     plus the calibration file's items; priced and timed as the judge model, not the task's model."""
@@ -125,22 +149,7 @@ def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) ->
         if decoding == "choice"
         else f"completion tokens: the judge's max_tokens ({j.model.max_tokens}), an upper bound",
     }
-    if name.startswith("local/"):
-        out["seconds"] = (
-            tin / table.throughput["local_prompt_tokens_per_second"]
-            + tout / table.throughput["local_completion_tokens_per_second"]
-        )
-    else:
-        out["seconds"] = calls * table.throughput["api_seconds_per_request"] / j.model.max_connections
-    price = table.price(name)
-    if price is not None:
-        out["usd"], out["priced_as"] = (tin * price.input + tout * price.output) / 1e6, price.model
-    elif name.startswith("local/"):
-        hourly = table.hourly(task.economics.local_device)
-        out["usd"] = out["seconds"] / 3600 * hourly
-        out["priced_as"] = f"{task.economics.local_device} at ${hourly:.2f}/h"
-    else:
-        out["usd"], out["priced_as"] = None, f"no price for {name}"
+    out.update(time_and_price(name, calls, tin, tout, j.model.max_connections, table, task, table.price(name)))
     return out
 
 
@@ -177,23 +186,7 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
         row = rung_plan(name, load_rung(name), ctx)
         tin, tout = row["requests"] * row["prompt_tokens"], row["requests"] * row["completion_tokens"]
         row["tokens_in"], row["tokens_out"] = tin, tout
-        if model.startswith("local/"):
-            row["seconds"] = (
-                tin / table.throughput["local_prompt_tokens_per_second"]
-                + tout / table.throughput["local_completion_tokens_per_second"]
-            )
-        else:
-            per = table.throughput["api_seconds_per_request"]
-            row["seconds"] = row["requests"] * per / task.model.max_connections
-        if price is not None:
-            row["usd"] = (tin * price.input + tout * price.output) / 1e6
-            row["priced_as"] = price.model
-        elif model.startswith("local/"):
-            hourly = table.hourly(task.economics.local_device)
-            row["usd"] = row["seconds"] / 3600 * hourly
-            row["priced_as"] = f"{task.economics.local_device} at ${hourly:.2f}/h"
-        else:
-            row["usd"], row["priced_as"] = None, f"no price for {ref or model}"
+        row.update(time_and_price(ref or model, row["requests"], tin, tout, task.model.max_connections, table, task, price))
         rows.append(row)
     training = None
     if "L4" in wanted:
