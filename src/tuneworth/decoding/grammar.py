@@ -31,7 +31,7 @@ from tuneworth.errors import MissingDependencyError, UnsupportedSchemaError
 # Compact JSON: items separated by "," and keys by ":", no whitespace between tokens.
 COMPILE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
-CLOSE_RESERVE = 4  # a row's last tokens in which closing tokens are preferred whenever allowed
+CLOSE_RESERVE = 6  # a row's last tokens in which closing tokens are preferred whenever allowed
 _CLOSERS = frozenset(b'"}]')
 
 
