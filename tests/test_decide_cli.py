@@ -113,6 +113,13 @@ def test_estimate_and_cost_from_the_bundled_task(capsys: pytest.CaptureFixture[s
     assert [r["rung"] for r in e["rungs"]] == ["L1", "L2", "L3"]
     assert e["rungs"][1]["prompt_tokens"] > e["rungs"][0]["base_prompt_tokens"]  # demonstrations are long
     assert e["usd"] > 0 and e["seconds"] > 0
+    # Priced as the task's price_reference (an API model) but timed as the local model that runs it.
+    from tuneworth.decide.prices import load_prices
+
+    rate = load_prices().throughput
+    r = e["rungs"][0]
+    expected = r["tokens_in"] / rate["local_prompt_tokens_per_second"] + r["tokens_out"] / rate["local_completion_tokens_per_second"]
+    assert r["seconds"] == pytest.approx(expected) and r["priced_as"] == "openai/gpt-4o-mini"
     code, out, _ = run(capsys, "estimate", str(EXAMPLE))
     assert code == 0 and f"total: {e['requests']} requests" in out
     code, out, _ = run(capsys, "cost", "--task", str(EXAMPLE), "--requests-per-month", "100000000")

@@ -80,10 +80,19 @@ def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
 
 
 def time_and_price(
-    name: str, requests: int, tin: float, tout: float, connections: int, table: Any, task: Any, price: Any
+    name: str,
+    requests: int,
+    tin: float,
+    tout: float,
+    connections: int,
+    table: Any,
+    task: Any,
+    price: Any,
+    priced_as: str | None = None,
 ) -> dict[str, Any]:
-    """Seconds (local: token throughput; API: per-request latency over the connections) and dollars
-    (the price table's; a local model's compute at the device's hourly rate) of one row."""
+    """Seconds of one row from the model that runs it (local: token throughput; API: per-request
+    latency over the connections) and dollars from ``price`` (looked up as ``priced_as``, default the
+    model; a local model without one: its compute at the device's hourly rate)."""
     if name.startswith("local/"):
         seconds = (
             tin / table.throughput["local_prompt_tokens_per_second"]
@@ -100,7 +109,7 @@ def time_and_price(
             "usd": seconds / 3600 * hourly,
             "priced_as": f"{task.economics.local_device} at ${hourly:.2f}/h",
         }
-    return {"seconds": seconds, "usd": None, "priced_as": f"no price for {name}"}
+    return {"seconds": seconds, "usd": None, "priced_as": f"no price for {priced_as or name}"}
 
 
 def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) -> dict[str, Any] | None:
@@ -186,7 +195,9 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
         row = rung_plan(name, load_rung(name), ctx)
         tin, tout = row["requests"] * row["prompt_tokens"], row["requests"] * row["completion_tokens"]
         row["tokens_in"], row["tokens_out"] = tin, tout
-        row.update(time_and_price(ref or model, row["requests"], tin, tout, task.model.max_connections, table, task, price))
+        row.update(
+            time_and_price(model, row["requests"], tin, tout, task.model.max_connections, table, task, price, ref)
+        )
         rows.append(row)
     training = None
     if "L4" in wanted:
