@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -222,3 +223,50 @@ def test_answers_reach_on_done_after_the_next_requests_and_errors_stop_the_run(
         p.generate_each(_reqs(20), failing)
     assert sent < 6 + 20  # the run stopped: the rest was never sent
     p.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
+    """Kept alive, then closed by the server while our loop was not running: the next request goes
+    out once more on a new connection, with no error and no retry counted."""
+    import socket
+    import threading
+
+    from tuneworth.models.http1 import HTTP1Pool, request_head
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections = 0
+
+    def serve() -> None:  # one answer per connection, kept alive, then closed 20 ms later
+        nonlocal connections
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections += 1
+            data = b""
+            while b"\r\n\r\n{}" not in data:
+                data += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.02)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def run() -> list[int]:
+        pool = HTTP1Pool("http", "127.0.0.1", port, None)
+        head = request_head("POST", "/", pool.host_header, {})
+        statuses = [(await pool.request(head, b"{}"))[0]]
+        time.sleep(0.1)  # the server closes the kept-alive connection while our loop is not running
+        statuses.append((await pool.request(head, b"{}"))[0])
+        await asyncio.sleep(0.1)  # closed while the loop runs: seen, and not reused
+        statuses.append((await pool.request(head, b"{}"))[0])
+        await pool.close()
+        return statuses
+
+    try:
+        assert asyncio.run(run()) == [200, 200, 200]
+    finally:
+        listener.close()
+    assert connections == 3

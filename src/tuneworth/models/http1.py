@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Mapping
 from typing import cast
 
@@ -35,6 +36,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Response] | None = None
         self.closed = False
         self.keep_alive = True
+        self.idle_since = 0.0
         self._head: tuple[int, dict[str, str]] | None = None
         self._body_start = 0
 
@@ -153,6 +155,12 @@ def _dechunk(data: bytearray, pos: int) -> bytes | None:
         pos += size + 2
 
 
+IDLE_EXPIRY = 2.0
+"""Seconds a kept-alive connection may sit unused before it is closed rather than reused: servers close
+idle connections on their own (uvicorn after 5 s), and one they closed while our loop was not
+running (between rungs) looks open until the next read."""
+
+
 class HTTP1Pool:
     """Keep-alive connections to one origin; ``await request(path, headers, body)`` -> (status, headers, body).
 
@@ -169,39 +177,60 @@ class HTTP1Pool:
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> tuple[_Connection, bool]:
+        """A connection to send on, and whether it was used before."""
+        now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
-            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
-                return conn
-            self._open.discard(conn)
+            if (
+                not conn.closed
+                and conn.transport is not None
+                and not conn.transport.is_closing()
+                and now - conn.idle_since < IDLE_EXPIRY
+            ):
+                return conn, True
+            self._drop(conn, abort=False)
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(
             _Connection, self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None
         )
         self._open.add(conn)
-        return conn
+        return conn, False
+
+    def _drop(self, conn: _Connection, *, abort: bool) -> None:
+        self._open.discard(conn)
+        if conn.transport is not None:
+            if abort:
+                conn.transport.abort()
+            else:
+                conn.transport.close()
 
     async def request(self, head: bytes, body: bytes) -> Response:
-        """Send ``head`` (request line and headers, without Content-Length and the blank line) and ``body``."""
-        conn = await self._connection()
-        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        ok = False
-        try:
-            conn.send(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body), waiter)
-            response = await waiter
-            ok = True
-            return response
-        finally:
-            conn.waiter = None
-            if ok and conn.keep_alive and not conn.closed:
-                self._idle.append(conn)
-            else:  # timed out, cancelled, failed or not reusable: never hand this connection out again
-                self._open.discard(conn)
-                if conn.transport is not None and not ok:
-                    conn.transport.abort()
-                elif conn.transport is not None:
-                    conn.transport.close()
+        """Send ``head`` (request line and headers, without Content-Length and the blank line) and ``body``.
+
+        A kept-alive connection the server closed just before our request (its idle timeout) fails
+        before a byte of answer arrives; the request is then sent once more on a new connection."""
+        data = b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+        while True:
+            conn, reused = await self._connection()
+            waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+            ok = False
+            try:
+                conn.send(data, waiter)
+                response = await waiter
+                ok = True
+                return response
+            except ConnectionResetError:
+                if not reused or conn.buf:
+                    raise
+                continue  # a stale connection, nothing answered on it: a new one
+            finally:
+                conn.waiter = None
+                if ok and conn.keep_alive and not conn.closed:
+                    conn.idle_since = time.monotonic()
+                    self._idle.append(conn)
+                else:  # timed out, cancelled, failed or not reusable: never hand this connection out again
+                    self._drop(conn, abort=not ok)
 
     async def close(self) -> None:
         for conn in list(self._open):
