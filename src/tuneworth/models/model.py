@@ -120,25 +120,31 @@ class Model:
         cached and handed on as it arrives, so an interruption loses at most what is in flight.
 
         Providers that hand answers over in groups (``on_batch``, the OpenAI provider: the answers of
-        one event-loop turn) get one cache commit per group, made before any of them is handed on."""
+        one event-loop turn, after the requests their slots let go were sent) cache each answer
+        through ``on_answer`` as it arrives, before its slot is reused."""
         t0 = time.perf_counter()
 
+        def cache(j: int, out: Completion) -> None:
+            if self.cache is not None and (k := keys[order[j]]) is not None:
+                self.cache.put_many(self.provider.model_id, [(k, out)])
+
+        def hand_on(j: int, out: Completion) -> None:
+            i = order[j]
+            results[i] = out
+            if on_done is not None:
+                on_done(i, out)
+
         def done(j: int, out: Completion) -> None:
-            batch([(j, out)])
+            cache(j, out)
+            hand_on(j, out)
 
         def batch(answers: Sequence[tuple[int, Completion]]) -> None:
-            if self.cache is not None:
-                fresh = [(k, out) for j, out in answers if (k := keys[order[j]]) is not None]
-                self.cache.put_many(self.provider.model_id, fresh)
             for j, out in answers:
-                i = order[j]
-                results[i] = out
-                if on_done is not None:
-                    on_done(i, out)
+                hand_on(j, out)
 
         try:
             if "on_batch" in inspect.signature(each).parameters:
-                each([requests[i] for i in order], done, on_batch=batch)  # type: ignore[call-arg]
+                each([requests[i] for i in order], done, on_batch=batch, on_answer=cache)  # type: ignore[call-arg]
             else:
                 each([requests[i] for i in order], done)
         except (AuthError, QuotaError):

@@ -294,10 +294,15 @@ class OpenAIProvider:
         on_done: Callable[[int, Completion], None],
         *,
         on_batch: Callable[[Sequence[tuple[int, Completion]]], None] | None = None,
+        on_answer: Callable[[int, Completion], None] | None = None,
     ) -> None:
         """Answer every request; ``on_done(index, completion)`` as each one finishes (in arrival order),
         or, given ``on_batch``, ``on_batch([(index, completion), ...])`` once per group of answers
         (those that arrived in one event-loop turn), instead.
+
+        ``on_answer(index, completion)``, if given, is called for each answer the moment it arrives,
+        before its slot is given to the next request: ``Model`` caches it there, so that a kill
+        loses only the requests in flight (at most ``max_connections``), never an answer received.
 
         Raises AuthError / QuotaError (after cancelling what is in flight) when the run cannot go on.
         """
@@ -311,17 +316,20 @@ class OpenAIProvider:
                 for i, completion in answers:
                     on_done(i, completion)
 
-        self._loop.run_until_complete(self._run(requests, on_batch))
+        self._loop.run_until_complete(self._run(requests, on_batch, on_answer))
 
     async def _run(
-        self, requests: Sequence[ChatRequest], on_batch: Callable[[Sequence[tuple[int, Completion]]], None]
+        self,
+        requests: Sequence[ChatRequest],
+        on_batch: Callable[[Sequence[tuple[int, Completion]]], None],
+        on_answer: Callable[[int, Completion], None] | None = None,
     ) -> None:
         if not self._clients:
             self._clients = self._make_clients()
             self._load = [0] * len(self._clients)
         if self._limit is None:
             self._limit = AdaptiveLimit(self.max_connections)
-        handoff = _Handoff(asyncio.get_running_loop(), on_batch)
+        handoff = _Handoff(asyncio.get_running_loop(), on_batch, on_answer)
         tasks = [asyncio.ensure_future(self._one(i, r, handoff)) for i, r in enumerate(requests)]
         handoff.tasks = tasks
         try:
@@ -424,6 +432,7 @@ class OpenAIProvider:
             t0 = time.perf_counter()
             failure: Failure | None = None
             refused: str | None = None
+            answered = False
             try:
                 # The SDK's generic ``post`` (its documented way to call any endpoint) with our
                 # plain-JSON body: ``chat.completions.create`` would re-walk every message through
@@ -449,6 +458,7 @@ class OpenAIProvider:
                     meta={"attempts": attempt} if attempt > 1 else {},
                 )
                 completion = self._decoded(r, completion, choice, fmt, logprobs)
+                answered = True
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -456,7 +466,11 @@ class OpenAIProvider:
                 if refused is None:
                     failure = classify(e, self.model_id, self.timeout)
             finally:
-                limit.release_nowait()
+                try:
+                    if answered:  # kept (cached) before its slot goes to the next request
+                        handoff.keep(i, completion)
+                finally:
+                    limit.release_nowait()
             self.stats["requests"] += 1
             if refused is not None:  # step down (Structured Outputs -> json_object -> free; no logprobs)
                 self.stats["refused_" + refused] += 1
@@ -494,22 +508,31 @@ class _Handoff:
     """Answers on their way to ``on_done``, handed over in groups two event-loop turns after they arrive.
 
     When a wave of answers arrives together, each answer frees a slot, and the request waiting for
-    that slot is sent on the next turn. Handing the answers to ``on_done`` (scoring, the cache
-    commit, the record line) on the turn after that keeps that work out of the time between an
-    answer and the next request; every answer is still handed over, in arrival order, within
+    that slot is sent on the next turn. Handing the answers on (scoring, the record line) on the
+    turn after that keeps that work out of the time between an answer and the next request; only
+    ``keep`` (``on_answer``: the cache commit) runs before the slot is let go; every answer is still handed over, in arrival order, within
     the same run (``flush`` at its end). An exception from ``on_done`` cancels the run and is
     raised by it.
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, on_batch: Callable[[Sequence[tuple[int, Completion]]], None]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_batch: Callable[[Sequence[tuple[int, Completion]]], None],
+        on_answer: Callable[[int, Completion], None] | None = None,
     ) -> None:
         self.loop = loop
         self.on_batch = on_batch
+        self.on_answer = on_answer
         self.pending: list[tuple[int, Completion]] = []
         self.scheduled = False
         self.error: BaseException | None = None
         self.tasks: Sequence[asyncio.Future[None]] = ()
+
+    def keep(self, i: int, completion: Completion) -> None:
+        """An answer just arrived, its slot not yet let go: ``on_answer`` (the cache commit) now."""
+        if self.on_answer is not None:
+            self.on_answer(i, completion)
 
     def put(self, i: int, completion: Completion) -> None:
         self.pending.append((i, completion))
