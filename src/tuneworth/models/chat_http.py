@@ -1,7 +1,7 @@
 """A lean HTTP path for ``POST /chat/completions``: keep-alive connections, bodies in and out as orjson bytes.
 
 The OpenAI SDK builds every request through its option models, httpx request objects, URL parsing
-and header normalisation: ~1.5 ms of CPU per request here, more than everything else the engine does
+and header normalisation: ~1-2 ms of CPU per request here, more than everything else the engine does
 per item (benchmarks/README.md, "API evaluation"). Requests on the hot path need none of it: the URL,
 headers and connection pool are the same for every request. This module sends the body the provider
 built, reads the bytes, and reports a non-2xx answer as ``HTTPStatusError`` carrying exactly what the
