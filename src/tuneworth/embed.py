@@ -108,16 +108,20 @@ def load_embedder(
     base_url: str | None = None,
     api_key_env: str = "OPENAI_API_KEY",
     cache: bool | None = None,
+    runtime: str = "torch",
 ) -> Embedder:
     """Load (once per process) the embedder named ``provider/name``.
 
     ``local/all-MiniLM-L6-v2`` (bundled, offline) or ``openai/<embedding-model>`` (the SDK; any
     ``base_url``). Vectors are served from the content-hash cache (``embed_cache``) unless
-    ``cache=False`` or ``TUNEWORTH_CACHE=0``.
+    ``cache=False`` or ``TUNEWORTH_CACHE=0``. ``runtime`` (local model only): ``torch`` (sentence-transformers)
+    or ``onnx`` (ONNX Runtime, same fp32 model, no torch import once exported; ``embed_onnx``).
     """
+    if runtime not in ("torch", "onnx"):
+        raise ConfigError(f"unknown embedding runtime {runtime!r}", hint="use 'torch' or 'onnx'")
     provider, _, name = spec.partition("/")
     if provider == "local" and name.lower() in _LOCAL_NAMES:
-        key = DEFAULT_EMBEDDER
+        key = DEFAULT_EMBEDDER + ("+onnx" if runtime == "onnx" else "")
     elif provider == "openai" and name:
         key = f"openai/{name}@{base_url or ''}@{api_key_env}"
     else:
@@ -133,7 +137,11 @@ def load_embedder(
     with _LOAD_LOCK:
         if key not in _LOADED:
             inner: Embedder
-            if provider == "local":
+            if provider == "local" and runtime == "onnx":
+                from tuneworth.embed_onnx import OnnxMiniLM
+
+                inner = OnnxMiniLM()
+            elif provider == "local":
                 inner = LocalMiniLM()
             else:
                 from tuneworth.embed_openai import OpenAIEmbedder

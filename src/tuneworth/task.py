@@ -324,6 +324,10 @@ class AuditConfig(_Strict):
     exact_tokens_up_to: int = Field(default=20000, ge=0)
     """Token counts are exact up to this many examples; above it, a seeded sample (a tenth of this, at least 200)
     plus every example that could be over the length limit is counted exactly, and totals are labelled estimates."""
+    embedding_runtime: Literal["onnx", "torch"] = "onnx"
+    """How the bundled embedding model runs: ``onnx`` (ONNX Runtime, exported once from the bundled weights; the
+    same fp32 vectors, cosine >= 0.999999 to torch's, faster to load and to run) or ``torch`` (sentence-transformers).
+    ``onnx`` falls back to ``torch`` when onnxruntime or onnx is not installed."""
 
 
 TextMetric = Literal["exact", "normalized", "token_f1", "rouge_l", "chrf", "embedding"]

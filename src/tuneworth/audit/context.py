@@ -36,6 +36,9 @@ class AuditContext:
     kind_source: str = "task"
     system_prompt: str | None = None
     """The task file's system prompt (the data may carry its own)."""
+    embedding_runtime: str | None = None
+    """The runtime that embedded the inputs (``onnx`` or ``torch``), once known."""
+    _preload: Any = field(default=None, repr=False)
 
     @property
     def records(self) -> list[Record]:
@@ -79,14 +82,35 @@ class AuditContext:
         """Every distinct input of the audit (training, production, test) embedded in one call, once:
         duplicates, contradictions, coverage, representativeness, leakage and label noise all share it.
         The embedder sorts by length and batches; its content-hash cache serves texts seen before."""
-        from tuneworth.embed import load_embedder
-
         texts = list(self.inputs)
         for ds in (self.production, self.test):
             if ds is not None:
                 texts.extend(r.example.input for r in ds.records)
         unique = list(dict.fromkeys(texts))
-        return load_embedder().embed(unique), {t: i for i, t in enumerate(unique)}
+        return self.embedder().embed(unique), {t: i for i, t in enumerate(unique)}
+
+    def embedder(self) -> Any:
+        """The audit's embedder (memoised per process): ONNX Runtime unless configured otherwise or missing."""
+        from tuneworth.embed import load_embedder
+        from tuneworth.embed_onnx import onnx_available
+
+        runtime = self.config.embedding_runtime
+        if runtime == "onnx" and not onnx_available():
+            runtime = "torch"
+        self.embedding_runtime = runtime
+        return load_embedder(runtime=runtime)
+
+    def preload(self) -> None:
+        """Load the embedding model in a background thread while the checks without embeddings run."""
+        import threading
+
+        if self.use_embeddings and self._preload is None:
+            def load() -> None:
+                with contextlib.suppress(Exception):  # the check that needs it reports any error itself
+                    self.embedder()
+
+            self._preload = threading.Thread(target=load, name="audit-embedder", daemon=True)
+            self._preload.start()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         vectors, row = self._vectors

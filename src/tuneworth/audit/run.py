@@ -78,11 +78,16 @@ def _context(
     )
 
 
+EMBEDDING_CHECKS = {"duplicates", "contradictions", "coverage", "representativeness", "label_noise"}
+
+
 def run_checks(
     ctx: AuditContext, *, checks: Sequence[str] | None = None, log: Callable[[str], None] | None = None
 ) -> AuditReport:
     started = time.perf_counter()
     results: list[CheckResult] = []
+    if checks is None or set(checks) & EMBEDDING_CHECKS:
+        ctx.preload()  # the model loads while the checks without embeddings run
     for name in checks or CHECKS:
         mod = load_check(name)
         t0 = time.perf_counter()
@@ -102,6 +107,7 @@ def run_checks(
         "kind_source": ctx.kind_source,
         "model": ctx.model,
         "embeddings": ctx.use_embeddings,
+        "embedding_runtime": ctx.embedding_runtime,
         "thresholds": ctx.config.model_dump(),
     }
     return AuditReport(
