@@ -165,7 +165,7 @@ def test_significant_but_volume_too_low(tmp_path: Path) -> None:
     )
     d = _analyse(run)["decision"]
     assert d["fine_tune"] == "no" and d["stop_at"] == "L2"
-    assert "does not pay back" in d["verdict"]
+    assert "does not pay back at your volume" in d["verdict"]
     assert any("above 2.8M requests/month L4 pays back" in c for c in d["what_would_change"])
 
 
@@ -188,6 +188,10 @@ def test_never_pays_when_fine_tuned_costs_more_per_request(tmp_path: Path) -> No
     assert out["decision"]["fine_tune"] == "no"
     vol = next(q for q in out["decision"]["questions"] if q["key"] == "volume")
     assert vol["status"] == "no" and "never" in vol["answer"]
+    # The verdict does not blame a volume: none makes it pay back, and none need be given.
+    assert "never pays back" in out["decision"]["verdict"] and "your volume" not in out["decision"]["verdict"]
+    out2 = _analyse(write_run(tmp_path / "r2", _ladder(), tokens=tokens, extra=TRAINING))
+    assert "never pays back" in out2["decision"]["verdict"]
 
 
 def test_no_meaningful_gain(tmp_path: Path) -> None:

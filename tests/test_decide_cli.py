@@ -113,10 +113,51 @@ def test_estimate_and_cost_from_the_bundled_task(capsys: pytest.CaptureFixture[s
     assert [r["rung"] for r in e["rungs"]] == ["L1", "L2", "L3"]
     assert e["rungs"][1]["prompt_tokens"] > e["rungs"][0]["base_prompt_tokens"]  # demonstrations are long
     assert e["usd"] > 0 and e["seconds"] > 0
+    # Priced as the task's price_reference (an API model) but timed as the local model that runs it.
+    from tuneworth.decide.prices import load_prices
+
+    rate = load_prices().throughput
+    r = e["rungs"][0]
+    expected = r["tokens_in"] / rate["local_prompt_tokens_per_second"] + r["tokens_out"] / rate["local_completion_tokens_per_second"]
+    assert r["seconds"] == pytest.approx(expected) and r["priced_as"] == "openai/gpt-4o-mini"
     code, out, _ = run(capsys, "estimate", str(EXAMPLE))
     assert code == 0 and f"total: {e['requests']} requests" in out
     code, out, _ = run(capsys, "cost", "--task", str(EXAMPLE), "--requests-per-month", "100000000")
     assert code == 0 and "break-even" in out
+
+
+def test_estimate_counts_the_judge_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    brand = EXAMPLE.parent / "brand-voice"
+    code, out, _ = run(capsys, "estimate", str(brand), "--json")
+    e = json.loads(out)
+    j = e["judge"]
+    calibration = sum(1 for line in (brand / "calibration.jsonl").read_text().splitlines() if line.strip())
+    # One pointwise judgement per scored answer (every rung's validation and test requests) + calibration.
+    assert j["calls"] == sum(r["requests"] for r in e["rungs"]) + calibration
+    assert j["mode"] == "pointwise" and j["completion_tokens"] == 1.0  # a local judge is label-scored
+    assert e["requests"] == sum(r["requests"] for r in e["rungs"]) + j["calls"]
+    assert e["tokens_in"] == pytest.approx(sum(r["tokens_in"] for r in e["rungs"]) + j["tokens_in"])
+    code, out, _ = run(capsys, "estimate", str(brand))
+    assert code == 0 and f"judge   pointwise {j['calls']:>9}" in out
+    # A task scored without a judge has no judge row.
+    code, out, _ = run(capsys, "estimate", str(EXAMPLE), "--json")
+    assert json.loads(out)["judge"] is None
+
+
+def test_estimate_loads_no_model() -> None:
+    """Nearest-neighbour L2 and retrieval (L3) are sized without an embedding model: no torch import."""
+    code = (
+        "import sys; from tuneworth.cli import main\n"
+        f"try: main(['estimate', {str(EXAMPLE)!r}, '--json'])\n"
+        "except SystemExit: pass\n"
+        "print('HEAVY' if {'torch', 'sentence_transformers', 'transformers'} & set(sys.modules) else 'LIGHT')"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("LIGHT")
+    e = json.loads(res.stdout[: res.stdout.rindex("}") + 1])
+    notes = {r["rung"]: r["note"] for r in e["rungs"]}
+    assert "random demonstrations" in notes["L2"] and "token budget" in notes["L3"]
 
 
 def test_report_command_writes_html_and_markdown(capsys: pytest.CaptureFixture[str], run_dir: Path) -> None:

@@ -215,6 +215,13 @@ def estimate_cmd(task: Path, model: str | None, rungs: str | None, as_json: bool
         )
         if r["note"]:
             click.echo(f"       ({r['note']})")
+    if e.get("judge"):
+        j = e["judge"]
+        usd = "n/a" if j["usd"] is None else f"${j['usd']:.4f}"
+        click.echo(
+            f"{'judge':6} {j['mode']:>10} {j['calls']:>9} {j['tokens_in']:>10,.0f} {j['tokens_out']:>10,.0f} {usd:>9} {_dur(j['seconds']):>8}"
+        )
+        click.echo(f"       ({j['model']}; {j['note']})")
     if e["training"]:
         tr = e["training"]
         usd = f"${tr['usd']:.2f}" if tr.get("usd") is not None else "n/a"

@@ -45,8 +45,22 @@ def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
         extra = {"base_prompt_tokens": round(_prompt_tokens(strategies[0], sample), 1)}
         cot = [s for s in strategies if s.cot]
         completion = (answer * (len(strategies) - len(cot)) + sum(s.max_tokens for s in cot)) / max(1, len(strategies))
+    elif name == "L3" and hasattr(rung, "plan") and hasattr(rung, "base_strategy"):
+        # Retrieval needs an index (an embedding model); the estimate loads none, so the retrieved
+        # context is counted at its token budget: an upper bound.
+        plan = rung.plan(ctx)
+        prompt = _prompt_tokens(rung.base_strategy(ctx), sample) + _mean([float(budget) for _, budget in plan])
+        completion = answer
+        note = "retrieved context counted at its token budget (an upper bound)"
     elif hasattr(rung, "plan") and hasattr(rung, "strategy"):  # L2: demonstrations from train
-        prompt = _mean([_prompt_tokens(rung.strategy(ctx, k, sel), sample) for k, sel in rung.plan(ctx)])
+        plan = rung.plan(ctx)
+        # Nearest-neighbour prompts are sized with random demonstrations of the same k: the estimate
+        # loads no embedding model (k fixes the prompt size far more than which examples are picked).
+        prompt = _mean(
+            [_prompt_tokens(rung.strategy(ctx, k, "random" if sel == "nearest" else sel), sample) for k, sel in plan]
+        )
+        if any(sel == "nearest" for _, sel in plan):
+            note = "nearest-neighbour prompts sized with random demonstrations of the same k"
         completion = answer
     else:
         from tuneworth.rungs.prompting import PromptingRung
@@ -63,6 +77,89 @@ def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
         "note": note,
         **extra,
     }
+
+
+def time_and_price(
+    name: str,
+    requests: int,
+    tin: float,
+    tout: float,
+    connections: int,
+    table: Any,
+    task: Any,
+    price: Any,
+    priced_as: str | None = None,
+) -> dict[str, Any]:
+    """Seconds of one row from the model that runs it (local: token throughput; API: per-request
+    latency over the connections) and dollars from ``price`` (looked up as ``priced_as``, default the
+    model; a local model without one: its compute at the device's hourly rate)."""
+    if name.startswith("local/"):
+        seconds = (
+            tin / table.throughput["local_prompt_tokens_per_second"]
+            + tout / table.throughput["local_completion_tokens_per_second"]
+        )
+    else:
+        seconds = requests * table.throughput["api_seconds_per_request"] / connections
+    if price is not None:
+        return {"seconds": seconds, "usd": (tin * price.input + tout * price.output) / 1e6, "priced_as": price.model}
+    if name.startswith("local/"):
+        hourly = table.hourly(task.economics.local_device)
+        return {
+            "seconds": seconds,
+            "usd": seconds / 3600 * hourly,
+            "priced_as": f"{task.economics.local_device} at ${hourly:.2f}/h",
+        }
+    return {"seconds": seconds, "usd": None, "priced_as": f"no price for {priced_as or name}"}
+
+
+def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) -> dict[str, Any] | None:
+    """The judge's calls when ``metric = "judge"``: one per scored answer (two for pairwise with swap),
+    plus the calibration file's items; priced and timed as the judge model, not the task's model."""
+    if task.metric != "judge" or task.output.kind != "text":
+        return None
+    from tuneworth.judge.judge import PAIRWISE_SYSTEM, POINTWISE_SYSTEM
+
+    j = task.judge
+    per_answer = 2 if j.mode == "pairwise" and j.swap else 1
+    calibration = 0
+    if j.calibration:
+        try:
+            with open(task.resolve(j.calibration), "rb") as fh:
+                calibration = sum(1 for line in fh if line.strip())
+        except OSError:
+            calibration = 0  # climb reports the missing file before any call
+    answers = sum(r["requests"] for r in rows) + calibration
+    calls = answers * per_answer
+    try:
+        from tuneworth.judge.rubric import load_rubric
+
+        rubric = load_rubric(task)
+    except Exception:  # climb names the rubric problem before any call; the estimate stays usable
+        rubric = j.rubric or ""
+    system = (POINTWISE_SYSTEM if j.mode == "pointwise" else PAIRWISE_SYSTEM).format(rubric=rubric)
+    sample = split.validation[:SAMPLE] or split.test[:SAMPLE]
+    # The user turn holds the message, the reference and the answer (about as long as the reference).
+    user = _mean([approx_tokens(ex.input) + 2 * approx_tokens(ex.output) + 12 for ex in sample])
+    prompt = approx_tokens(system) + 4 + user
+    name = j.model.name
+    decoding = j.decoding if j.decoding != "auto" else ("choice" if name.startswith("local/") else "text")
+    completion = 1.0 if decoding == "choice" else float(j.model.max_tokens)
+    tin, tout = calls * prompt, calls * completion
+    out: dict[str, Any] = {
+        "model": name,
+        "mode": j.mode,
+        "calls": calls,
+        "calibration_items": calibration,
+        "prompt_tokens": round(prompt, 1),
+        "completion_tokens": completion,
+        "tokens_in": tin,
+        "tokens_out": tout,
+        "note": "completion tokens: the verdict label (label scoring)"
+        if decoding == "choice"
+        else f"completion tokens: the judge's max_tokens ({j.model.max_tokens}), an upper bound",
+    }
+    out.update(time_and_price(name, calls, tin, tout, j.model.max_connections, table, task, table.price(name)))
+    return out
 
 
 def _planned_decodings(task: Any, schema: dict[str, Any] | None) -> list[str]:
@@ -98,23 +195,9 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
         row = rung_plan(name, load_rung(name), ctx)
         tin, tout = row["requests"] * row["prompt_tokens"], row["requests"] * row["completion_tokens"]
         row["tokens_in"], row["tokens_out"] = tin, tout
-        if model.startswith("local/"):
-            row["seconds"] = (
-                tin / table.throughput["local_prompt_tokens_per_second"]
-                + tout / table.throughput["local_completion_tokens_per_second"]
-            )
-        else:
-            per = table.throughput["api_seconds_per_request"]
-            row["seconds"] = row["requests"] * per / task.model.max_connections
-        if price is not None:
-            row["usd"] = (tin * price.input + tout * price.output) / 1e6
-            row["priced_as"] = price.model
-        elif model.startswith("local/"):
-            hourly = table.hourly(task.economics.local_device)
-            row["usd"] = row["seconds"] / 3600 * hourly
-            row["priced_as"] = f"{task.economics.local_device} at ${hourly:.2f}/h"
-        else:
-            row["usd"], row["priced_as"] = None, f"no price for {ref or model}"
+        row.update(
+            time_and_price(model, row["requests"], tin, tout, task.model.max_connections, table, task, price, ref)
+        )
         rows.append(row)
     training = None
     if "L4" in wanted:
@@ -126,18 +209,21 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
             training["usd"] = training["seconds"] / 3600 * table.hourly(task.economics.local_device)
         elif price and price.training is not None:
             training["usd"] = tokens / 1e6 * price.training
-    total_usd = [r["usd"] for r in rows] + ([training["usd"]] if training and "usd" in training else [])
+    judge = judge_plan(task, split, rows, table)
+    parts = rows + ([judge] if judge else [])
+    total_usd = [r["usd"] for r in parts] + ([training["usd"]] if training and "usd" in training else [])
     return {
         "task": task.name,
         "model": model,
         "sizes": info["sizes"],
         "rungs": rows,
         "training": training,
-        "requests": sum(r["requests"] for r in rows),
-        "tokens_in": sum(r["tokens_in"] for r in rows),
-        "tokens_out": sum(r["tokens_out"] for r in rows),
+        "judge": judge,
+        "requests": sum(r["requests"] for r in rows) + (judge["calls"] if judge else 0),
+        "tokens_in": sum(r["tokens_in"] for r in parts),
+        "tokens_out": sum(r["tokens_out"] for r in parts),
         "usd": None if any(u is None for u in total_usd) else sum(total_usd),
-        "seconds": sum(r["seconds"] for r in rows) + ((training or {}).get("seconds") or 0),
+        "seconds": sum(r["seconds"] for r in parts) + ((training or {}).get("seconds") or 0),
         "prices_as_of": table.as_of,
         "token_counting": "estimated at ~4 characters per token",
     }

@@ -149,6 +149,7 @@ def analyse(
         stop_title=titles.get(stop or "", stop),
         l4_ran="L4" in stats["rungs"] and stats["rungs"]["L4"]["score"] is not None,
         break_even=fmt_volume(be) if be is not None else None,
+        never_pays_back=bool((costs.get("break_even") or {}).get("never")),
         changes=ch4
         + ch3
         + ch2

@@ -43,6 +43,7 @@ class Evidence:
     stop_title: str | None = None
     l4_ran: bool = False
     break_even: str | None = None  # formatted volume, for the verdict text
+    never_pays_back: bool = False  # L4 costs more per request: no volume makes it pay back
     changes: list[str] = field(default_factory=list)  # what would change the answer
 
 
@@ -90,7 +91,12 @@ def decide(e: Evidence) -> Decision:
         if sig == "yes" and vol == "yes":
             return done("Fine-tune: L4 beats the cheaper rungs significantly and pays back.", "yes", "L4")
         if sig == "yes" and vol == "no":
-            return done(f"{where}: L4 is better, but it does not pay back at your volume.", "no", stop)
+            why = (
+                "it costs more per request, so it never pays back"
+                if e.never_pays_back
+                else "it does not pay back at your volume"
+            )
+            return done(f"{where}: L4 is better, but {why}.", "no", stop)
         if sig == "yes":
             return done(
                 f"Fine-tune if you expect at least {e.break_even or '?'} requests a month: L4 is "
@@ -106,6 +112,8 @@ def decide(e: Evidence) -> Decision:
     if a["prompting"].status == "no":
         return done("Try prompting first: instructions (L1), then few-shot demonstrations (L2).", "no", stop)
     if a["volume"].status == "no":
+        if e.never_pays_back:
+            return done(f"{where}: fine-tuning would cost more per request, so it cannot pay back.", "no", stop)
         return done(f"{where}: at your volume fine-tuning cannot pay back.", "no", stop)
     return done(
         f"{where}, and fine-tuning is worth a try: run L4 to measure its gain.",

@@ -295,7 +295,7 @@ class LocalProvider:
             from tuneworth.decoding.grammar import GrammarProcessor, ll_tokenizer
 
             llt = ll_tokenizer(tok, self._vocab_size())
-            gen_kwargs["logits_processor"] = LogitsProcessorList([GrammarProcessor(grammars, llt, prompt_len)])
+            gen_kwargs["logits_processor"] = LogitsProcessorList([GrammarProcessor(grammars, llt, prompt_len, limits)])
         special = {tok.eos_token_id, tok.pad_token_id}
         if on_text is not None:
             gen_kwargs["streamer"] = _RowStreamer(tok, special, limits, on_text)
