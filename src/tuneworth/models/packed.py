@@ -48,7 +48,7 @@ def pack_linears(model: Any, *, min_rows: int = MIN_ROWS) -> int:
         if getattr(mod, "_tw_packed", None) is not None:
             continue
         _repack(mod)
-        mod.forward = types.MethodType(_make_forward(min_rows), mod)
+        object.__setattr__(mod, "forward", types.MethodType(_make_forward(min_rows), mod))
         n += 1
     return n
 

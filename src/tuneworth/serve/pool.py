@@ -42,7 +42,8 @@ class ModelPool:
 
             spec = f"local/{self.bases[name]}"
             provider = resolve_provider(spec, ModelConfig(name=spec))
-            pack_linears(provider.model)  # faster multi-row (batched) matmuls; see models/packed.py
+            if getattr(provider, "model", None) is not None:
+                pack_linears(provider.model)  # type: ignore[attr-defined]  # faster batched matmuls (models/packed.py)
             self._shared[name] = SharedBase(provider, max_adapters=self.max_adapters)
         return self._shared[name]
 
