@@ -12,7 +12,10 @@ metric's interval: Wilson for pass/fail, bootstrap otherwise, ``decide.intervals
 paired difference constrained - free (exact McNemar on validity, paired bootstrap on the score),
 items/s and the constrained/free items/s ratio. All through the real Evaluator and local provider,
 completion cache off, one process (ratios are within one run); load average at start and end.
-Usage: python benchmarks/bench_constrained.py --part triage|restaurant [--n 40] [--k 4]
+3. ``--part labels``: the 10-label task only, label scoring (tree-shaped attention over the labels,
+   ``decoding/choice.py``) vs the copy-per-label baseline (session 3's method, in this file) vs free
+   generation, same items, one process; checks both scorings choose the same labels.
+Usage: python benchmarks/bench_constrained.py --part triage|restaurant|labels [--n 40] [--k 4]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +175,119 @@ def label_throughput(task: Task, model: Model, n: int) -> dict[str, Any]:
         "choice": public(choice),
         "paired_choice_minus_free": paired(free, choice, task.seed),
         "items_per_s_ratio_choice_vs_free": round(choice["items_per_s"] / free["items_per_s"], 3),
+        "_choice_rows": choice["_rows"],
     }
-    print("labels", json.dumps(out), flush=True)
+    print("labels", json.dumps({k: v for k, v in out.items() if k != "_choice_rows"}), flush=True)
+    return out
+
+
+def score_labels_copy_per_label(
+    model: Any,
+    input_ids: Any,
+    attention_mask: Any,
+    cache: Any,
+    label_ids: Sequence[Sequence[int]],
+    pad_token_id: int,
+) -> list[list[float]]:
+    """The previous label scoring (session 3), kept here as the baseline: the rows' prompt KV cache
+    is copied once per label (``repeat_interleave``) and every (row, label) pair is its own sequence.
+    Mean log-probability of every label for every row of a left-padded prompt batch.
+
+    ``cache`` holds the prompts' keys and values for all tokens but the last (right-aligned, as the
+    local provider's prefill builds it), or is None to compute it here. Returns ``[row][label]``.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    device = input_ids.device
+    n_rows, n_labels = input_ids.shape[0], len(label_ids)
+    if cache is None:
+        cache = DynamicCache(config=model.config)
+        if input_ids.shape[1] > 1:
+            with torch.inference_mode():
+                model(
+                    input_ids=input_ids[:, :-1],
+                    attention_mask=attention_mask[:, :-1],
+                    position_ids=(attention_mask[:, :-1].cumsum(-1) - 1).clamp(min=0),
+                    cache=cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+    width = 1 + max(len(ids) for ids in label_ids)
+    # Each forward pass takes whole prompts (all their labels) up to MAX_ROWS (prompt, label) rows.
+    per_pass = max(1, 64 // n_labels)
+    scores: list[list[float]] = []
+    for start in range(0, n_rows, per_pass):
+        rows = list(range(start, min(n_rows, start + per_pass)))
+        # This pass's rows, each repeated once per label (copies only these rows, not the batch).
+        index = torch.tensor(rows, device=device)
+        sub = DynamicCache(config=model.config)
+        for layer_no, layer in enumerate(cache.layers):
+            sub.update(
+                layer.keys[index].repeat_interleave(n_labels, dim=0),
+                layer.values[index].repeat_interleave(n_labels, dim=0),
+                layer_no,
+            )
+        prompt_mask = attention_mask[rows].repeat_interleave(n_labels, dim=0)
+        last = input_ids[rows, -1:].repeat_interleave(n_labels, dim=0)
+        cont = torch.full((len(rows) * n_labels, width - 1), pad_token_id, dtype=torch.long, device=device)
+        cont_mask = torch.zeros_like(cont)
+        for r in range(len(rows)):
+            for j, ids in enumerate(label_ids):
+                cont[r * n_labels + j, : len(ids)] = torch.tensor(ids, dtype=torch.long, device=device)
+                cont_mask[r * n_labels + j, : len(ids)] = 1
+        mask = torch.cat([prompt_mask, cont_mask], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+        with torch.inference_mode():
+            logits = model(
+                input_ids=torch.cat([last, cont], dim=1),
+                attention_mask=mask,
+                position_ids=positions,
+                cache=sub,
+                use_cache=True,
+            ).logits.float()
+        # Position t predicts continuation token t: the last prompt token predicts the label's first.
+        logprobs = logits[:, :-1].log_softmax(-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)
+        totals = (logprobs * cont_mask).sum(-1) / cont_mask.sum(-1)
+        for r in range(len(rows)):
+            scores.append(totals[r * n_labels : (r + 1) * n_labels].tolist())
+    return scores
+
+
+def label_scoring_vs_copy(task: Task, model: Model, n: int) -> dict[str, Any]:
+    """The 10-label task with the tree-mask label scoring (ours) vs the copy-per-label baseline, and
+    free generation, on the same items in one process: items/s, and both choose the same labels (their
+log-probabilities are equal to a naive forward pass per label: tests/test_decoding_choice.py)."""
+    from tuneworth.decoding import choice as choice_mod
+
+    label_throughput(task, model, 2)  # warm-up (first calls load and allocate), not reported
+    out = label_throughput(task, model, n)
+    ours = out.pop("_choice_rows")
+    original = choice_mod.score_labels
+    choice_mod.score_labels = score_labels_copy_per_label
+    try:
+        split, _ = load_split(task)
+        items, labels = split.test[:n], out["labels"]
+        label_task = task.model_copy(
+            update={"output": task.output.model_copy(update={"kind": "label", "labels": labels, "schema_": None}), "metric": None}
+        )
+        relabelled = [dataclasses.replace(ex, output=json.loads(ex.output)["category"]) for ex in items]
+        ctx = RunContext(label_task, split, None, model.count_tokens)
+        fmt = next(s for s in PromptingRung().strategies(ctx) if s.config["variant"] == "format")
+        copy = run(Evaluator(ctx, model), with_decoding(fmt, "choice", labels, None), relabelled, "accuracy", task.seed)
+    finally:
+        choice_mod.score_labels = original
+    same = sum(1 for i, r in ours.items() if r["output"] == copy["_rows"][i]["output"])
+    out["copy_per_label"] = public(copy)
+    out["same_label_chosen"] = f"{same}/{len(ours)}"
+    out["items_per_s_ratio_choice_vs_copy_per_label"] = round(out["choice"]["items_per_s"] / copy["items_per_s"], 3)
+    print("labels vs copy", json.dumps({k: v for k, v in out.items() if k != "labels"}), flush=True)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["triage", "restaurant"], required=True)
+    ap.add_argument("--part", choices=["triage", "restaurant", "labels"], required=True)
     ap.add_argument("--n", type=int, default=40, help="test items per variant")
     ap.add_argument("--k", type=int, default=4, help="L2 demonstrations (nearest)")
     ap.add_argument("--train", type=int, default=600, help="restaurant8k train utterances (demonstration pool)")
@@ -193,6 +302,9 @@ def main() -> None:
     if args.part == "triage":
         result["support_triage"] = compare(triage, model, args.k, args.n)
         result["label_scoring_10_labels"] = label_throughput(triage, model, args.n)
+        result["label_scoring_10_labels"].pop("_choice_rows")
+    elif args.part == "labels":
+        result["label_scoring_10_labels"] = label_scoring_vs_copy(triage, model, args.n)
     else:
         if not (SHARED / "test.json").is_file():
             raise SystemExit(f"{SHARED} not present")

@@ -4,8 +4,9 @@ The standard multiple-choice method of evaluation harnesses: each allowed label 
 mean log-probability of its tokens (length-normalised, so long labels are not penalised for being
 long) given the prompt, followed by the end-of-turn token (so a label that is a prefix of another,
 "neg" and "negative", is scored as the whole answer). The prompts' KV cache is built once per batch
-(with the provider's shared-prefix reuse) and expanded over the labels, so all labels of all rows are
-scored in one forward pass over the label tokens only.
+(with the provider's shared-prefix reuse) and never copied: the labels are laid out as branches of
+one short continuation with a tree-shaped attention mask (each branch sees the prompt and its own
+earlier tokens), so all labels of all rows are scored in one forward pass over the label tokens only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from tuneworth.errors import ConfigError
 
-MAX_ROWS = 64  # (prompt, label) rows per forward pass: bounds the expanded KV cache and the logits
+MAX_ROWS = 64  # (prompt, label) pairs per forward pass: bounds the logits held at once
 
 
 def label_token_ids(tokenizer: Any, labels: Sequence[str]) -> list[list[int]]:
@@ -72,42 +73,85 @@ def score_labels(
                     use_cache=True,
                     logits_to_keep=1,
                 )
-    width = 1 + max(len(ids) for ids in label_ids)
-    # Each forward pass takes whole prompts (all their labels) up to MAX_ROWS (prompt, label) rows.
+    tree = _LabelTree(label_ids)
+    n_past = input_ids.shape[1] - 1  # the cache's length: every prompt token but the last
+    # Rows per forward pass: bounds the logits (rows x branch tokens x vocab) as MAX_ROWS did the copies.
     per_pass = max(1, MAX_ROWS // n_labels)
     scores: list[list[float]] = []
+    dtype = next(model.parameters()).dtype
     for start in range(0, n_rows, per_pass):
         rows = list(range(start, min(n_rows, start + per_pass)))
-        # This pass's rows, each repeated once per label (copies only these rows, not the batch).
-        index = torch.tensor(rows, device=device)
-        sub = DynamicCache(config=model.config)
-        for layer_no, layer in enumerate(cache.layers):
-            sub.update(
-                layer.keys[index].repeat_interleave(n_labels, dim=0),
-                layer.values[index].repeat_interleave(n_labels, dim=0),
-                layer_no,
-            )
-        prompt_mask = attention_mask[rows].repeat_interleave(n_labels, dim=0)
-        last = input_ids[rows, -1:].repeat_interleave(n_labels, dim=0)
-        cont = torch.full((len(rows) * n_labels, width - 1), pad_token_id, dtype=torch.long, device=device)
-        cont_mask = torch.zeros_like(cont)
-        for r in range(len(rows)):
-            for j, ids in enumerate(label_ids):
-                cont[r * n_labels + j, : len(ids)] = torch.tensor(ids, dtype=torch.long, device=device)
-                cont_mask[r * n_labels + j, : len(ids)] = 1
-        mask = torch.cat([prompt_mask, cont_mask], dim=1)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
-        with torch.inference_mode():
-            logits = model(
-                input_ids=torch.cat([last, cont], dim=1),
-                attention_mask=mask,
-                position_ids=positions,
-                cache=sub,
-                use_cache=True,
-            ).logits.float()
-        # Position t predicts continuation token t: the last prompt token predicts the label's first.
-        logprobs = logits[:, :-1].log_softmax(-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)
-        totals = (logprobs * cont_mask).sum(-1) / cont_mask.sum(-1)
-        for r in range(len(rows)):
-            scores.append(totals[r * n_labels : (r + 1) * n_labels].tolist())
+        if len(rows) == n_rows:
+            sub = cache  # the branches are appended to it and taken off again below
+            saved = [(layer.keys, layer.values) for layer in cache.layers]
+        else:  # this pass's rows only (each once: the labels share them through the mask)
+            index = torch.tensor(rows, device=device)
+            sub = DynamicCache(config=model.config)
+            for layer_no, layer in enumerate(cache.layers):
+                sub.update(layer.keys[index], layer.values[index], layer_no)
+            saved = None
+        r = len(rows)
+        ids = tree.tokens.to(device).repeat(r, 1)
+        ids[:, 0] = input_ids[rows, -1]
+        seen = attention_mask[rows, :-1].bool()[:, None, :].expand(r, tree.length, n_past)
+        allowed = torch.cat([seen, tree.allow.to(device)[None].expand(r, -1, -1)], dim=-1)
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(~allowed, torch.finfo(dtype).min)
+        first = attention_mask[rows].sum(-1, keepdim=True) - 1  # the last prompt token's position
+        try:
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=ids,
+                    attention_mask=mask[:, None],
+                    position_ids=first + tree.depth.to(device)[None],
+                    cache=sub,
+                    use_cache=True,
+                ).logits.float()
+        finally:
+            if saved is not None:
+                for layer, (k, v) in zip(cache.layers, saved, strict=True):
+                    layer.keys, layer.values = k, v
+        logprobs = logits.log_softmax(-1)[:, tree.query, tree.target]  # (rows, every label token)
+        sums = torch.zeros(r, n_labels, dtype=logprobs.dtype, device=device)
+        sums.index_add_(1, tree.label.to(device), logprobs)
+        totals = sums / tree.lengths.to(device)[None]
+        scores.extend(totals.tolist())
     return scores
+
+
+class _LabelTree:
+    """All labels as branches of one continuation after the prompt's last token.
+
+    Token 0 is the last prompt token; then each label's tokens but its last follow as a branch that
+    sees the prompt, token 0 and its own earlier tokens only (``allow``), at the positions they
+    would have as the answer (``depth``). One forward pass over these few tokens per row scores
+    every label, with no copy of the prompt's cache per label. ``query[m]`` is the position whose
+    logits predict label token ``m`` (``target[m]``), of label ``label[m]``.
+    """
+
+    def __init__(self, label_ids: Sequence[Sequence[int]]) -> None:
+        import torch
+
+        tokens, branch, depth = [0], [-1], [0]
+        query, target, label = [], [], []
+        for j, ids in enumerate(label_ids):
+            prev = 0
+            for i, t in enumerate(ids):
+                query.append(prev)
+                target.append(t)
+                label.append(j)
+                if i < len(ids) - 1:
+                    tokens.append(t)
+                    branch.append(j)
+                    depth.append(i + 1)
+                    prev = len(tokens) - 1
+        n = len(tokens)
+        b = torch.tensor(branch)
+        causal = torch.ones(n, n, dtype=torch.bool).tril()
+        self.allow = causal & ((b[:, None] == b[None, :]) | (torch.arange(n) == 0)[None, :])
+        self.length = n
+        self.tokens = torch.tensor(tokens, dtype=torch.long)[None]
+        self.depth = torch.tensor(depth, dtype=torch.long)
+        self.query = torch.tensor(query, dtype=torch.long)
+        self.target = torch.tensor(target, dtype=torch.long)
+        self.label = torch.tensor(label, dtype=torch.long)
+        self.lengths = torch.tensor([len(ids) for ids in label_ids], dtype=torch.float32)

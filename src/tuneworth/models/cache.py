@@ -17,11 +17,13 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from tuneworth.models.base import ChatRequest, Completion
+
+_FIELDS = tuple(f.name for f in fields(Completion))
 
 
 def default_path() -> Path:
@@ -93,12 +95,13 @@ class CompletionCache:
 
     def put_many(self, model: str, items: Sequence[tuple[str, Completion]]) -> None:
         rows = []
+        now = time.time()
         for key, c in items:
             if c.error is not None:
                 continue  # errors are never cached
-            data = asdict(c)
+            data = {f: getattr(c, f) for f in _FIELDS}  # dataclasses.asdict, without its deep copies
             data["meta"] = {k: v for k, v in c.meta.items() if k != "cached"}
-            rows.append((key, model, time.time(), json.dumps(data, ensure_ascii=False)))
+            rows.append((key, model, now, json.dumps(data, ensure_ascii=False)))
         if rows:
             self.db.executemany("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?)", rows)
             self.db.commit()

@@ -8,6 +8,7 @@ pointless (authentication) propagate.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 
@@ -116,19 +117,36 @@ class Model:
         on_done: Callable[[int, Completion], None] | None,
     ) -> None:
         """Providers that answer one request at a time (API pools): no batch barrier, and each answer is
-        cached and handed on the moment it arrives, so an interruption loses at most what is in flight."""
+        cached and handed on as it arrives, so an interruption loses at most what is in flight.
+
+        Providers that hand answers over in groups (``on_batch``, the OpenAI provider: the answers of
+        one event-loop turn, after the requests their slots let go were sent) cache each answer
+        through ``on_answer`` as it arrives, before its slot is reused."""
         t0 = time.perf_counter()
 
-        def done(j: int, out: Completion) -> None:
+        def cache(j: int, out: Completion) -> None:
+            if self.cache is not None and (k := keys[order[j]]) is not None:
+                self.cache.put_many(self.provider.model_id, [(k, out)])
+
+        def hand_on(j: int, out: Completion) -> None:
             i = order[j]
             results[i] = out
-            if self.cache is not None and (k := keys[i]) is not None:
-                self.cache.put_many(self.provider.model_id, [(k, out)])
             if on_done is not None:
                 on_done(i, out)
 
+        def done(j: int, out: Completion) -> None:
+            cache(j, out)
+            hand_on(j, out)
+
+        def batch(answers: Sequence[tuple[int, Completion]]) -> None:
+            for j, out in answers:
+                hand_on(j, out)
+
         try:
-            each([requests[i] for i in order], done)
+            if "on_batch" in inspect.signature(each).parameters:
+                each([requests[i] for i in order], done, on_batch=batch, on_answer=cache)  # type: ignore[call-arg]
+            else:
+                each([requests[i] for i in order], done)
         except (AuthError, QuotaError):
             raise
         except ProviderError as e:

@@ -19,6 +19,7 @@ import asyncio
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -85,30 +86,53 @@ class AdaptiveLimit:
         self.cuts = 0
         self._successes = 0
         self._last_cut = -math.inf
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._woken = 0
+        """Waiters woken for a free slot that have not run yet (the slot is kept for them)."""
 
     async def acquire(self) -> None:
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.in_flight < self.limit)
+        # Plain futures in a FIFO, not an asyncio.Condition: no lock to re-take on every wake-up.
+        if not self._waiters and self.in_flight + self._woken < self.limit:
             self.in_flight += 1
+            return
+        while True:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            self._wake()  # a free slot and only cancelled waiters ahead: this one goes at once
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():  # woken, then cancelled: hand the slot on
+                    self._woken -= 1
+                    self._wake()
+                raise
+            self._woken -= 1
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                return
+            # the limit was cut while this one was being woken: wait again
 
     async def release(self) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            cond.notify(self.limit - self.in_flight if self.limit > self.in_flight else 0)
+        self.release_nowait()
+
+    def release_nowait(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake waiters, oldest first, while slots are free."""
+        while self._waiters and self.in_flight + self._woken < self.limit:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                self._woken += 1
 
     def success(self) -> None:
         self._successes += 1
         if self.limit < self.maximum and self._successes >= self.limit:
             self.limit += 1
             self._successes = 0
+            self._wake()
 
     def rate_limited(self, cooldown: float | None = None) -> None:
         now = time.monotonic()
