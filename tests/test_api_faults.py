@@ -217,6 +217,7 @@ def test_cache_key_changes_with_every_generation_parameter() -> None:
         "stop_after_json": True,
         "choices": ("a", "b"),
         "top_p": 0.5,
+        "logprobs": 2,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(ChatRequest)}  # a new field must be added here
     k = request_key("openai/m@http://a/v1", base)

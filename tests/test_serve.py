@@ -128,6 +128,34 @@ def test_top_p_is_applied_when_sampling(server: Server) -> None:
     assert greedy.choices[0].message.content not in full  # without top_p the tiny model's samples wander
 
 
+def test_logprobs_and_top_logprobs(server: Server) -> None:
+    import math
+
+    import openai
+
+    c = server.client()
+    msgs = [{"role": "user", "content": "hello there"}]
+    r = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=6, temperature=0, logprobs=True,
+                                  top_logprobs=3)
+    content = r.choices[0].logprobs.content  # type: ignore[union-attr]
+    assert content is not None and len(content) == r.usage.completion_tokens  # type: ignore[union-attr]
+    joined = b"".join(bytes(t.bytes or []) for t in content)
+    assert joined.decode("utf-8", "replace").strip() == r.choices[0].message.content
+    for t in content:
+        assert t.logprob <= 0
+        assert len(t.top_logprobs) == 3
+        assert [a.logprob for a in t.top_logprobs] == sorted((a.logprob for a in t.top_logprobs), reverse=True)
+        assert t.top_logprobs[0].token == t.token and math.isclose(t.top_logprobs[0].logprob, t.logprob)  # greedy
+    bare = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=2, temperature=0, logprobs=True)
+    assert [t.top_logprobs for t in bare.choices[0].logprobs.content] == [[], []]  # type: ignore[union-attr]
+    assert c.chat.completions.create(model="tiny", messages=msgs, max_tokens=2).choices[0].logprobs is None
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="tiny", messages=msgs, max_tokens=2, top_logprobs=2)
+    assert e.value.body["param"] == "logprobs"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(model="tiny", messages=msgs, max_tokens=2, logprobs=True, top_logprobs=21)
+
+
 def test_concurrent_requests_share_one_forward_pass(server: Server) -> None:
     async def run() -> list[Any]:
         c = server.async_client()

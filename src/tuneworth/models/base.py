@@ -28,6 +28,9 @@ class ChatRequest:
     """Label scoring (``decoding = "choice"``): answer with the most likely of these strings."""
     top_p: float = 1.0
     """Nucleus sampling: sample only from the most likely tokens holding this much probability."""
+    logprobs: int | None = None
+    """Return each answer token's log probability and this many most likely alternatives (0-20);
+    None: no log probabilities (OpenAI's ``logprobs`` / ``top_logprobs``)."""
 
     def key(self) -> dict[str, Any]:
         key = {
@@ -43,6 +46,8 @@ class ChatRequest:
             key["choices"] = list(self.choices)
         if self.top_p != 1.0:  # likewise
             key["top_p"] = self.top_p
+        if self.logprobs is not None:  # likewise
+            key["logprobs"] = self.logprobs
         return key
 
 

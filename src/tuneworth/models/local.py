@@ -299,8 +299,14 @@ class LocalProvider:
         special = {tok.eos_token_id, tok.pad_token_id}
         if on_text is not None:
             gen_kwargs["streamer"] = _RowStreamer(tok, special, limits, on_text)
+        want_logprobs = any(r.logprobs is not None for r in requests)
+        if want_logprobs:  # the model's own scores at each step, before any sampling or grammar
+            gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **gen_kwargs)
+        step_logits = None
+        if want_logprobs:
+            out, step_logits = out.sequences, out.logits
         new = out[:, prompt_len:].tolist()
         results = []
         for i, r in enumerate(requests):
@@ -317,13 +323,18 @@ class LocalProvider:
                 if end is not None:
                     text = text[:end]
                     finish = "stop"
+            meta: dict[str, Any] = {"decoding": "schema"} if grammars[i] else {}
+            if step_logits is not None and r.logprobs is not None:
+                from tuneworth.models.logprobs import token_logprobs
+
+                meta["logprobs"] = token_logprobs(tok, [s[i] for s in step_logits[:n]], ids[:n], r.logprobs)
             results.append(
                 Completion(
                     text=text.strip(),
                     prompt_tokens=prompt_tokens[i],
                     completion_tokens=n,
                     finish_reason=finish,
-                    meta={"decoding": "schema"} if grammars[i] else {},
+                    meta=meta,
                 )
             )
         return results

@@ -38,9 +38,13 @@ class ModelPool:
         from tuneworth.task import ModelConfig
 
         if name not in self._shared:
+            from tuneworth.models.packed import pack_linears
+
             spec = f"local/{self.bases[name]}"
-            self._shared[name] = SharedBase(resolve_provider(spec, ModelConfig(name=spec)),
-                                            max_adapters=self.max_adapters)
+            provider = resolve_provider(spec, ModelConfig(name=spec))
+            if getattr(provider, "model", None) is not None:
+                pack_linears(provider.model)  # type: ignore[attr-defined]  # faster batched matmuls (models/packed.py)
+            self._shared[name] = SharedBase(provider, max_adapters=self.max_adapters)
         return self._shared[name]
 
     def resolve(self, model_id: str) -> Any:

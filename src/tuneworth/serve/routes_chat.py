@@ -111,6 +111,7 @@ def parse_chat(body: dict[str, Any], max_tokens_limit: int) -> tuple[str, ChatRe
             response_format = None
     stream = bool(field(body, "stream", bool, default=False))
     options = field(body, "stream_options", dict, default={})
+    logprobs = _logprobs(body, stream)
     request = ChatRequest(
         messages=tuple(messages),
         max_tokens=max_tokens,
@@ -119,8 +120,24 @@ def parse_chat(body: dict[str, Any], max_tokens_limit: int) -> tuple[str, ChatRe
         response_format=response_format,
         seed=seed,
         top_p=float(1.0 if top_p is None else top_p),
+        logprobs=logprobs,
     )
     return model, request, stream, bool(options.get("include_usage"))
+
+
+def _logprobs(body: dict[str, Any], stream: bool) -> int | None:
+    """``logprobs`` (bool) and ``top_logprobs`` (0-20) as the number of alternatives, None when off."""
+    on = bool(field(body, "logprobs", bool, default=False))
+    top = field(body, "top_logprobs", int)
+    if top is not None and not 0 <= top <= 20:
+        raise bad_request(f"Invalid 'top_logprobs': must be between 0 and 20, got {top}.", param="top_logprobs",
+                          code="invalid_value")
+    if top is not None and not on:
+        raise bad_request("'logprobs' must be set to true when 'top_logprobs' is used.", param="logprobs")
+    if on and stream:
+        raise bad_request("This server does not return 'logprobs' with 'stream': true; ask without streaming.",
+                          param="logprobs", code="unsupported_value")
+    return (top or 0) if on else None
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -160,7 +177,8 @@ async def chat_completions(request: Request) -> JSONResponse | StreamingResponse
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": completion.text, "refusal": None},
-            "logprobs": None,
+            "logprobs": {"content": completion.meta["logprobs"], "refusal": None}
+            if chat.logprobs is not None and "logprobs" in completion.meta else None,
             "finish_reason": completion.finish_reason,
         }],
         "usage": usage,
