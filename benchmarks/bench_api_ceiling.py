@@ -4,7 +4,10 @@ The least a client can do against the project's fault server: raw asyncio keep-a
 pre-built request bytes, the answer read by Content-Length and not parsed; no retries, no cache, no
 record. 400 items at 200 ms, a pool of C workers as bench_api.py's clients use. What this reaches is
 the most any client can reach on this machine and server; compare bench_api.py's "ours" with it.
-Usage: python benchmarks/bench_api_ceiling.py [--runs 2] [--n 400]   (writes results/api_ceiling.json)
+``--server bare`` replaces the fault server with bare_chat_server.py (the least a server can do), to
+see what this machine's event loops and timers allow at all.
+Usage: python benchmarks/bench_api_ceiling.py [--runs 2] [--n 400] [--server fault|bare]
+(writes results/api_ceiling.json, or api_ceiling_bare.json)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from _results import save
@@ -66,22 +70,32 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=200)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--server", choices=["fault", "bare"], default="fault")
     args = ap.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tuneworth.testing.fault_server", "--port", str(port)], stderr=subprocess.DEVNULL
-    )
-    result: dict[str, Any] = {"n": args.n, "load_average_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
+    if args.server == "fault":
+        cmd = [sys.executable, "-m", "tuneworth.testing.fault_server", "--port", str(port)]
+    else:
+        bare = Path(__file__).with_name("bare_chat_server.py")
+        cmd = [sys.executable, str(bare), str(port), str(args.latency_ms)]
+    server = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    result: dict[str, Any] = {
+        "n": args.n,
+        "server": args.server,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "runs": [],
+    }
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{base}/stats").read()
-                break
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
             except OSError:
                 time.sleep(0.1)
         post(f"{base}/v1/chat/completions", {"model": "warm-up", "messages": [{"role": "user", "content": "hi"}]})
-        post(f"{base}/config", {"latency_ms": args.latency_ms})
+        if args.server == "fault":
+            post(f"{base}/config", {"latency_ms": args.latency_ms})
         latency = args.latency_ms / 1000
         for _ in range(args.runs):
             for c in args.concurrency:
@@ -96,12 +110,12 @@ def main() -> None:
                     "of_achievable": round(rate / achievable, 3),
                 }
                 result["runs"].append(row)
-                print(f"raw client C={c}: {rate:.1f} items/s, {row['of_ideal']:.1%} of C/latency, "
+                print(f"raw client, {args.server} server, C={c}: {rate:.1f} items/s, {row['of_ideal']:.1%} of C/latency, "
                       f"{row['of_achievable']:.1%} of achievable", flush=True)
     finally:
         server.terminate()
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    save("api_ceiling", result)
+    save("api_ceiling" if args.server == "fault" else "api_ceiling_bare", result)
 
 
 if __name__ == "__main__":
