@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -73,7 +73,15 @@ class ChatHTTP:
     Requests go through ``http1.HTTP1Pool``, or through aiohttp when the environment names a proxy.
     """
 
-    def __init__(self, base_url: str | None, api_key: str, *, max_connections: int, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str,
+        *,
+        max_connections: int,
+        timeout: float,
+        on_resend: Callable[[], None] | None = None,
+    ) -> None:
         from urllib.parse import urlsplit
 
         from tuneworth.models.http1 import HTTP1Pool, request_head
@@ -108,7 +116,7 @@ class ChatHTTP:
         self.proxy = env_proxy(url.scheme, url.hostname)
         if self.proxy is None:
             port = url.port or (443 if url.scheme == "https" else 80)
-            self._pool = HTTP1Pool(url.scheme, url.hostname, port, tls)
+            self._pool = HTTP1Pool(url.scheme, url.hostname, port, tls, on_resend)
             path = url.path + (f"?{url.query}" if url.query else "")
             self._head = request_head("POST", path, self._pool.host_header, headers)
             return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import cast
 
 Response = tuple[int, dict[str, str], bytes]
@@ -168,8 +168,17 @@ class HTTP1Pool:
     At most as many connections are open as requests are in flight: the caller bounds that.
     """
 
-    def __init__(self, scheme: str, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        on_resend: Callable[[], None] | None = None,
+    ) -> None:
         self.host, self.port = host, port
+        self.on_resend = on_resend
+        """Called each time a request goes out once more (the server may have seen the first send)."""
         self.tls = tls if scheme == "https" else None
         default = 443 if scheme == "https" else 80
         name = f"[{host}]" if ":" in host else host  # an IPv6 literal
@@ -223,6 +232,8 @@ class HTTP1Pool:
             except ConnectionResetError:
                 if not reused or conn.buf:
                     raise
+                if self.on_resend is not None:
+                    self.on_resend()
                 continue  # a stale connection, nothing answered on it: a new one
             finally:
                 conn.waiter = None

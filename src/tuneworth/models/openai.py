@@ -223,6 +223,12 @@ class OpenAIProvider:
     def __del__(self) -> None:
         self.close()
 
+    def _count_resend(self) -> None:
+        """A request sent once more on a new connection (its kept-alive one was found closed) is a
+        request the server may have seen: counted as one, so our count is never below the server's."""
+        self.stats["requests"] += 1
+        self.stats["resent"] += 1
+
     def _make_clients(self) -> list[Any]:
         """The SDK clients requests are spread over (created on the provider's event loop).
 
@@ -239,7 +245,13 @@ class OpenAIProvider:
             from tuneworth.models.chat_http import ChatHTTP
 
             try:
-                lean = ChatHTTP(self._base_url, self._key, max_connections=self.max_connections, timeout=self.timeout)
+                lean = ChatHTTP(
+                    self._base_url,
+                    self._key,
+                    max_connections=self.max_connections,
+                    timeout=self.timeout,
+                    on_resend=self._count_resend,
+                )
             except ImportError:  # a proxy to go through, and no aiohttp: the SDK's client below
                 pass
             else:
