@@ -146,8 +146,10 @@ def test_quota_and_auth_stop_the_run(server: RunningServer, monkeypatch: pytest.
         _provider(server, monkeypatch).generate(_reqs(3))
 
 
-def test_mixed_faults_complete_every_item(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    server.configure(
+def test_mixed_faults_complete_every_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server of its own: requests still in flight from an earlier test's stopped run (a quota
+    # stop leaves some) must not land in this test's counts.
+    config = FaultConfig(
         latency_ms=5,
         rate_limit=0.2,
         server_error=0.05,
@@ -156,20 +158,22 @@ def test_mixed_faults_complete_every_item(server: RunningServer, monkeypatch: py
         retry_after="0.05",
         hang_s=30.0,
     )
-    p = _provider(server, monkeypatch, max_connections=16, timeout=1.5, max_retries=10)
-    out = p.generate(_reqs(80, "mix"))
-    assert [c.text for c in out] == [f"mix{i}" for i in range(80)]
-    st = server.stats()
-    # On a loaded machine a request our timeout gave up on can reach the server's counter after the
-    # run returns: give the server a moment to count what was sent (never more than was sent).
-    deadline = time.monotonic() + 5
-    while st["requests"] < p.stats["requests"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with serve_in_thread(config) as server:
+        p = _provider(server, monkeypatch, max_connections=16, timeout=1.5, max_retries=10)
+        out = p.generate(_reqs(80, "mix"))
+        assert [c.text for c in out] == [f"mix{i}" for i in range(80)]
         st = server.stats()
+        # On a loaded machine a request our timeout gave up on can reach the server's counter after
+        # the run returns: give the server a moment to count what was sent (never more than was sent).
+        deadline = time.monotonic() + 5
+        while st["requests"] < p.stats["requests"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            st = server.stats()
+        p.close()
     faults = {k: n for k, n in st["outcomes"].items() if k != "ok"}
     assert set(faults) == {"rate_limit", "server_error", "hang", "malformed"}
-    # Every request the server saw is one we sent and counted (no hidden SDK retries); every
-    # fault but a slow OK answer cut off by our timeout on a loaded machine led to one retry.
+    # Every request the server saw is one we sent and counted (no hidden retries); every fault but a
+    # slow OK answer cut off by our timeout on a loaded machine led to one retry.
     assert st["requests"] == sum(st["outcomes"].values()) == p.stats["requests"] == 80 + p.stats["retries"]
     assert p.stats["retries"] >= sum(faults.values())
 
