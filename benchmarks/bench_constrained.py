@@ -202,17 +202,9 @@ def score_labels_copy_per_label(
     device = input_ids.device
     n_rows, n_labels = input_ids.shape[0], len(label_ids)
     if cache is None:
-        cache = DynamicCache(config=model.config)
-        if input_ids.shape[1] > 1:
-            with torch.inference_mode():
-                model(
-                    input_ids=input_ids[:, :-1],
-                    attention_mask=attention_mask[:, :-1],
-                    position_ids=(attention_mask[:, :-1].cumsum(-1) - 1).clamp(min=0),
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
+        from tuneworth.decoding.choice import prefill
+
+        cache = prefill(model, input_ids, attention_mask)
     width = 1 + max(len(ids) for ids in label_ids)
     # Each forward pass takes whole prompts (all their labels) up to MAX_ROWS (prompt, label) rows.
     per_pass = max(1, 64 // n_labels)

@@ -203,15 +203,9 @@ class OutlinesCore(Candidate):
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+    from tuneworth.models.logprobs import _byte_decoder
+
+    return {b: c for c, b in _byte_decoder().items()}
 
 
 # Instances that break one keyword each: a decoder that accepts them ignores the keyword silently.

@@ -43,6 +43,25 @@ def check_labels(tokenizer: Any, labels: Sequence[str], model_id: str) -> None:
         seen[key] = label
 
 
+def prefill(model: Any, input_ids: Any, attention_mask: Any) -> Any:
+    """The KV cache of a left-padded prompt batch for every token but the last (right-aligned)."""
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    if input_ids.shape[1] > 1:
+        with torch.inference_mode():
+            model(
+                input_ids=input_ids[:, :-1],
+                attention_mask=attention_mask[:, :-1],
+                position_ids=(attention_mask[:, :-1].cumsum(-1) - 1).clamp(min=0),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+    return cache
+
+
 def score_labels(
     model: Any,
     input_ids: Any,
@@ -62,17 +81,7 @@ def score_labels(
     device = input_ids.device
     n_rows, n_labels = input_ids.shape[0], len(label_ids)
     if cache is None:
-        cache = DynamicCache(config=model.config)
-        if input_ids.shape[1] > 1:
-            with torch.inference_mode():
-                model(
-                    input_ids=input_ids[:, :-1],
-                    attention_mask=attention_mask[:, :-1],
-                    position_ids=(attention_mask[:, :-1].cumsum(-1) - 1).clamp(min=0),
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
+        cache = prefill(model, input_ids, attention_mask)
     tree = _LabelTree(label_ids)
     n_past = input_ids.shape[1] - 1  # the cache's length: every prompt token but the last
     # Rows per forward pass: bounds the logits (rows x branch tokens x vocab) as MAX_ROWS did the copies.
