@@ -118,7 +118,7 @@ def _ours(path: Path, exact_up_to: int) -> tuple[dict[str, Any], Any, Any]:
     from tuneworth.audit.checks import size
     from tuneworth.audit.context import AuditContext
     from tuneworth.audit.reader import read_dataset
-    from tuneworth.task import AuditConfig
+    from tuneworth.config.task import AuditConfig
 
     t0, c0 = time.perf_counter(), time.process_time()
     ds = read_dataset(path)
@@ -192,7 +192,7 @@ def _export_onnx_once(home: Path) -> float:
 
     code = (
         "import os, sys; os.environ['TUNEWORTH_HOME'] = sys.argv[1]\n"
-        "from tuneworth.embed_onnx import export_onnx, onnx_path\n"
+        "from tuneworth.embeddings.onnx import export_onnx, onnx_path\n"
         "p = onnx_path()\n"
         "p.is_file() or export_onnx(p)\n"
     )
@@ -204,7 +204,7 @@ def _export_onnx_once(home: Path) -> float:
 def _run(data: Path, prod: Path, test: Path, home: Path, runtime: str) -> tuple[Any, float, float]:
     """One audit with ``TUNEWORTH_HOME=home`` (its own embedding cache): the report, wall and CPU seconds."""
     from tuneworth.audit import audit
-    from tuneworth.task import AuditConfig
+    from tuneworth.config.task import AuditConfig
 
     old_home = os.environ.get("TUNEWORTH_HOME")
     os.environ["TUNEWORTH_HOME"] = str(home)
@@ -223,7 +223,7 @@ def _agreement(texts: list[str]) -> dict[str, float]:
     """Cosine between the two runtimes' vectors of every text (both served from the audits' caches)."""
     import numpy as np
 
-    from tuneworth.embed import load_embedder
+    from tuneworth.embeddings.load import load_embedder
 
     a, b = load_embedder(runtime="onnx").embed(texts), load_embedder(runtime="torch").embed(texts)
     cos = (a * b).sum(axis=1)

@@ -34,19 +34,19 @@ from typing import Any
 from _results import save
 from restaurant8k import SHARED, SYSTEM, convert
 
-from tuneworth.climb import load_split
-from tuneworth.decide.intervals import mean_ci
+from tuneworth.config.task import ModelConfig, Task, load_task
 from tuneworth.decoding.plan import with_decoding
 from tuneworth.evaluate.metrics import BINARY
-from tuneworth.evaluate.paired import mcnemar_exact, paired_bootstrap
 from tuneworth.evaluate.runner import Evaluator
-from tuneworth.evaluate.stats import wilson
-from tuneworth.models.local import LocalProvider
-from tuneworth.models.model import Model
+from tuneworth.providers.local.provider import LocalProvider
+from tuneworth.providers.model import Model
+from tuneworth.run.climb import load_split
 from tuneworth.rungs.base import RunContext, Strategy
 from tuneworth.rungs.fewshot import FewShotRung
 from tuneworth.rungs.prompting import PromptingRung
-from tuneworth.task import ModelConfig, Task, load_task
+from tuneworth.stats.intervals import mean_ci
+from tuneworth.stats.paired import mcnemar_exact, paired_bootstrap
+from tuneworth.stats.score_ci import wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = ["date", "time", "people", "first_name", "last_name"]

@@ -26,7 +26,7 @@ from typing import Any
 
 from _results import save
 
-from tuneworth.models.local import converted_dir
+from tuneworth.providers.local.provider import converted_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAGE = json.loads((ROOT / "examples" / "support-triage" / "schema.json").read_text())
@@ -203,7 +203,7 @@ class OutlinesCore(Candidate):
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    from tuneworth.models.logprobs import _byte_decoder
+    from tuneworth.providers.local.logprobs import _byte_decoder
 
     return {b: c for c, b in _byte_decoder().items()}
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from _results import save
 
-from tuneworth.climb import load_split
-from tuneworth.models.local import LocalProvider
+from tuneworth.config.task import ModelConfig, load_task
+from tuneworth.providers.local.provider import LocalProvider
+from tuneworth.run.climb import load_split
 from tuneworth.rungs.base import RunContext
 from tuneworth.rungs.fewshot import FewShotRung
-from tuneworth.task import ModelConfig, load_task
 
 ROOT = Path(__file__).resolve().parents[1]
 

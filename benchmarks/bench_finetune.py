@@ -33,8 +33,8 @@ LORA = {
 
 
 def prepare(workdir: Path, n_train: int, n_valid: int) -> tuple[Path, Path]:
+    from tuneworth.config.task import load_task
     from tuneworth.finetune.prepare import prepare as prep
-    from tuneworth.task import load_task
 
     info = prep(load_task(ROOT / "examples" / "support-triage"), workdir)
     train, valid = Path(info["train_file"]), Path(info["validation_file"])
@@ -55,7 +55,7 @@ def valid_loss(model: object, tok: object, valid: Path) -> float:
 def run_ours(train: Path, valid: Path, epochs: int, batch: int) -> dict[str, object]:
     from tuneworth.finetune.hyper import Hyperparameters
     from tuneworth.finetune.local import train_lora
-    from tuneworth.models.local import model_dir
+    from tuneworth.providers.local.provider import model_dir
 
     hp = Hyperparameters(
         n_epochs=epochs,
@@ -80,7 +80,7 @@ def run_trl(train: Path, valid: Path, epochs: int, batch: int) -> dict[str, obje
     from trl import SFTConfig, SFTTrainer
 
     from tuneworth.finetune.local import load_base
-    from tuneworth.models.local import model_dir
+    from tuneworth.providers.local.provider import model_dir
 
     model, tok = load_base(model_dir("smollm2-135m"))
     data = load_dataset("json", data_files={"train": str(train)})["train"]
@@ -157,7 +157,7 @@ def main() -> None:
 
     from tuneworth.finetune.data import encode, load_chat_jsonl
     from tuneworth.finetune.local import load_base
-    from tuneworth.models.local import model_dir
+    from tuneworth.providers.local.provider import model_dir
 
     work = Path(tempfile.mkdtemp(prefix="bench-ft-"))
     train, valid = prepare(work, a.train, a.valid)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from _results import save
 
-from tuneworth.models.base import ChatRequest
-from tuneworth.models.local import LocalProvider
-from tuneworth.task import ModelConfig, load_task
+from tuneworth.config.task import ModelConfig, load_task
+from tuneworth.providers.base import ChatRequest
+from tuneworth.providers.local.provider import LocalProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from _results import save
 
+from tuneworth.config.task import ModelConfig, load_task
 from tuneworth.judge.judge import Judge
 from tuneworth.judge.rubric import load_rubric
-from tuneworth.models.local import LocalProvider
-from tuneworth.models.model import Model
-from tuneworth.task import ModelConfig, load_task
+from tuneworth.providers.local.provider import LocalProvider
+from tuneworth.providers.model import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "brand-voice"

@@ -65,9 +65,9 @@ def cold(run: Path) -> tuple[float, float]:
 
 def stages(run: Path) -> dict[str, float]:
     from tuneworth.decide.evidence import analyse
-    from tuneworth.record import load_record
     from tuneworth.report.decision_md import render_decision_markdown
     from tuneworth.report.html import render_html
+    from tuneworth.run.record import load_record
 
     out = {}
     t = time.perf_counter()

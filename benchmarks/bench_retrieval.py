@@ -31,8 +31,8 @@ from _results import save
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tuneworth.embed import load_embedder  # noqa: E402
-from tuneworth.embed_cache import CachedEmbedder  # noqa: E402
+from tuneworth.embeddings.cache import CachedEmbedder  # noqa: E402
+from tuneworth.embeddings.load import load_embedder  # noqa: E402
 from tuneworth.retrieval.chunk import Chunk  # noqa: E402
 from tuneworth.retrieval.index import HybridIndex, bm25_terms  # noqa: E402
 from tuneworth.retrieval.ingest import Corpus, Document  # noqa: E402

@@ -127,7 +127,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        from tuneworth.models.local import cache_home
+        from tuneworth.providers.local.provider import cache_home
 
         server = Server(root / "data", Path(args.model), cache_home())
         server.extra = ("--max-batch", str(args.clients))

@@ -41,7 +41,7 @@ def main() -> None:
     }
     load = (
         "import time,sys; t=time.perf_counter(); "
-        "from tuneworth.models.local import converted_dir, load; d=converted_dir('smollm2-135m'); load(d); "
+        "from tuneworth.providers.local.provider import converted_dir, load; d=converted_dir('smollm2-135m'); load(d); "
         "print(time.perf_counter()-t)"
     )
     import os

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import openai  # noqa: F401  (imported before the clock, as the peer drivers import theirs)
 
+from tuneworth.config.task import DataConfig, ModelConfig, ScoringConfig, Task
 from tuneworth.data.example import Example
 from tuneworth.data.split import Split
 from tuneworth.evaluate.runner import Evaluator
-from tuneworth.models.cache import CompletionCache
-from tuneworth.models.model import Model
-from tuneworth.models.openai import OpenAIProvider
-from tuneworth.record import RunRecord
+from tuneworth.providers.cache import CompletionCache
+from tuneworth.providers.model import Model
+from tuneworth.providers.openai import OpenAIProvider
+from tuneworth.run.record import RunRecord
 from tuneworth.rungs.base import RunContext, Strategy
-from tuneworth.task import DataConfig, ModelConfig, ScoringConfig, Task
 
 
 def cpu() -> float:

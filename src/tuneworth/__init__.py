@@ -12,15 +12,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Task": "tuneworth.task",
-    "load_task": "tuneworth.task",
+    "Task": "tuneworth.config.task",
+    "load_task": "tuneworth.config.task",
     "Example": "tuneworth.data.example",
     "load_examples": "tuneworth.data.formats",
-    "ChatRequest": "tuneworth.models.base",
-    "Completion": "tuneworth.models.base",
-    "Model": "tuneworth.models.model",
-    "resolve_model": "tuneworth.models.registry",
-    "climb": "tuneworth.climb",
+    "ChatRequest": "tuneworth.providers.base",
+    "Completion": "tuneworth.providers.base",
+    "Model": "tuneworth.providers.model",
+    "resolve_model": "tuneworth.providers.registry",
+    "climb": "tuneworth.run.climb",
     "TuneworthError": "tuneworth.errors",
 }
 

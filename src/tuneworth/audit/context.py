@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.audit.reader import Dataset, Record
-from tuneworth.task import AuditConfig
+from tuneworth.config.task import AuditConfig
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,8 +91,8 @@ class AuditContext:
 
     def embedder(self) -> Any:
         """The audit's embedder (memoised per process): ONNX Runtime unless configured otherwise or missing."""
-        from tuneworth.embed import load_embedder
-        from tuneworth.embed_onnx import onnx_available
+        from tuneworth.embeddings.load import load_embedder
+        from tuneworth.embeddings.onnx import onnx_available
 
         runtime = self.config.embedding_runtime
         if runtime == "onnx" and not onnx_available():

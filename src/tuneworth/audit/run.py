@@ -12,11 +12,11 @@ from tuneworth.audit.checks import CHECKS, load_check
 from tuneworth.audit.context import AuditContext, infer_kind
 from tuneworth.audit.model import AuditReport, CheckResult
 from tuneworth.audit.reader import Dataset, Record, read_dataset
+from tuneworth.config.task import AuditConfig
 from tuneworth.data.example import Example
-from tuneworth.task import AuditConfig
 
 if TYPE_CHECKING:
-    from tuneworth.task import Task
+    from tuneworth.config.task import Task
 
 
 def audit(

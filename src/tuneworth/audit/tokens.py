@@ -111,7 +111,7 @@ class ExampleTokens:
 
     def percentile(self, q: float) -> float:
         if self.weights is None:
-            from tuneworth.evaluate.stats import percentile
+            from tuneworth.stats.score_ci import percentile
 
             return percentile([float(t) for t in self.counted.values()], q)
         items = sorted((self.counted[i], w) for i, w in self.weights.items())
@@ -191,7 +191,7 @@ def _tokenizer_file(model: str) -> Path | None:
     if provider == "local" and name not in ("", "smollm2-135m"):
         path = Path(name).expanduser() / "tokenizer.json"
         return path if path.is_file() else None
-    from tuneworth.models.local import cache_home
+    from tuneworth.providers.local.provider import cache_home
 
     found = sorted((cache_home() / "models").glob("smollm2-135m-*/tokenizer.json"))
     return found[0] if found else None

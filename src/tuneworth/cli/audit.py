@@ -36,7 +36,7 @@ def audit_cmd(
     consistency, balance, edge cases, representativeness, label noise)."""
     from tuneworth.audit import audit
     from tuneworth.audit.render import render_text
-    from tuneworth.task import AuditConfig, load_task
+    from tuneworth.config.task import AuditConfig, load_task
 
     t = load_task(task) if task is not None else None
     config = (t.audit if t is not None else AuditConfig()).model_copy()

@@ -81,15 +81,15 @@ def climb_cmd(
     """
     from rich.console import Console
 
-    from tuneworth.climb import climb
+    from tuneworth.config.task import find_task_file, load_task
     from tuneworth.errors import ConfigError
-    from tuneworth.models.registry import resolve_model
+    from tuneworth.providers.registry import resolve_model
     from tuneworth.report.terminal import RichProgress, results_table
+    from tuneworth.run.climb import climb
     from tuneworth.rungs import RUNGS
-    from tuneworth.task import find_task_file, load_task
 
     if resume_dir is not None:
-        from tuneworth.resume import read_header
+        from tuneworth.run.resume import read_header
 
         if out is not None or fresh:
             raise ConfigError("--resume cannot be combined with --out or --fresh")
@@ -117,7 +117,7 @@ def climb_cmd(
     console.print(f"[bold]tuneworth[/] climbing [cyan]{t.name}[/] with [cyan]{t.model.name}[/]")
     _print_estimate(console, t, wanted, limit)
     if no_cache:  # every cache for this command: completions and embeddings (retrieval, audit, metrics)
-        from tuneworth.models.cache import caches_off
+        from tuneworth.providers.cache import caches_off
 
         click.get_current_context().with_resource(caches_off())
     m = resolve_model(t.model.name, t.model, cache=False if no_cache else None)
@@ -165,9 +165,9 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
     from rich.markdown import Markdown
 
     from tuneworth.errors import ConfigError
-    from tuneworth.record import load_record
     from tuneworth.report.markdown import render_details
     from tuneworth.report.terminal import results_table
+    from tuneworth.run.record import load_record
 
     header, _items, summary = load_record(run_dir)
     if summary is None:
@@ -192,8 +192,8 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
 @click.argument("task", type=click.Path(path_type=Path))
 def validate_cmd(task: Path) -> None:
     """Check a task file and its data without running any model."""
-    from tuneworth.climb import load_split
-    from tuneworth.task import load_task
+    from tuneworth.config.task import load_task
+    from tuneworth.run.climb import load_split
 
     t = load_task(task)
     _split, info = load_split(t)
@@ -315,7 +315,7 @@ def cache_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_stats(as_json: bool) -> None:
     """How many answers are cached, per model, and the file size."""
-    from tuneworth.models.cache import CompletionCache
+    from tuneworth.providers.cache import CompletionCache
 
     stats = CompletionCache().stats()
     if as_json:
@@ -329,6 +329,6 @@ def cache_stats(as_json: bool) -> None:
 @cache_cmd.command("clear")
 def cache_clear() -> None:
     """Delete every cached answer."""
-    from tuneworth.models.cache import CompletionCache
+    from tuneworth.providers.cache import CompletionCache
 
     click.echo(f"removed {CompletionCache().clear()} cached answers")

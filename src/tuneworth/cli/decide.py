@@ -121,8 +121,8 @@ def cost_cmd(**o: Any) -> None:
     model = o["model"]
     est: dict[str, Any] | None = None
     if o["task_path"]:
+        from tuneworth.config.task import load_task
         from tuneworth.decide.estimate import estimate
-        from tuneworth.task import load_task
 
         task = load_task(o["task_path"])
         economics = task.economics.model_dump()
@@ -191,10 +191,10 @@ def cost_cmd(**o: Any) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def estimate_cmd(task: Path, model: str | None, rungs: str | None, as_json: bool) -> None:
     """Requests, tokens, dollars and time of a climb, before spending anything."""
+    from tuneworth.config.task import load_task
     from tuneworth.decide.estimate import estimate
     from tuneworth.errors import ConfigError
     from tuneworth.rungs import RUNGS
-    from tuneworth.task import load_task
 
     t = load_task(task, model=model)
     wanted = [r.strip() for r in rungs.split(",") if r.strip()] if rungs else None

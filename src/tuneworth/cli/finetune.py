@@ -22,9 +22,9 @@ import click
 @click.option("--seed", type=int, help="Seed for the split (overrides $TUNEWORTH_SEED).")
 def prepare_cmd(task: Path, out: Path, seed: int | None) -> None:
     """Write TASK's train and validation splits as OpenAI chat fine-tuning files (train.jsonl, validation.jsonl)."""
+    from tuneworth.config.task import load_task
     from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES
     from tuneworth.finetune.prepare import prepare
-    from tuneworth.task import load_task
 
     info = prepare(load_task(task, seed=seed), out)
     click.echo(f"{info['train_file']}: {info['train']} examples")
@@ -40,17 +40,17 @@ def _run(
 ) -> Any:
     from rich.console import Console
 
-    from tuneworth.climb import climb
     from tuneworth.errors import ConfigError
-    from tuneworth.models.registry import resolve_model
+    from tuneworth.providers.registry import resolve_model
     from tuneworth.report.terminal import RichProgress, results_table
+    from tuneworth.run.climb import climb
 
     if out is not None and out.exists():
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
     console = Console(stderr=True)
     spec = model_spec or task.model.name
     if no_cache:  # the embedding cache too, not only completions
-        from tuneworth.models.cache import caches_off
+        from tuneworth.providers.cache import caches_off
 
         click.get_current_context().with_resource(caches_off())
     m = resolve_model(spec, task.model, cache=False if no_cache else None)
@@ -121,7 +121,7 @@ def tune_cmd(
     as_json: bool,
 ) -> None:
     """Run L4 alone on TASK: fine-tune on train, keep the best validation checkpoint, score on test."""
-    from tuneworth.task import load_task
+    from tuneworth.config.task import load_task
 
     t = load_task(task, model=model, seed=seed)
     result, m, console = _run(t, None, runs_dir, out, no_cache, as_json)
@@ -148,7 +148,7 @@ def tune_cmd(
 @_with_common
 def eval_cmd(task: Path, model: str, runs_dir: Path, out: Path | None, no_cache: bool, as_json: bool) -> None:
     """Score MODEL on TASK's test split (with the task's own system prompt, as L4 uses it)."""
-    from tuneworth.task import load_task
+    from tuneworth.config.task import load_task
 
     t = load_task(task, model=model)
     t.rungs.L4.model = model

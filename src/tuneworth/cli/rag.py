@@ -81,7 +81,7 @@ def _open_for_search(path: Path) -> Any:
                           hint=f"rebuild it: tuneworth index DOCS --out {path}") from None
     if docs.is_dir():  # brought up to date (or rebuilt if corrupt) from its documents
         return open_index(docs, settings=settings, index_dir=path, warn=_warn)[0]
-    from tuneworth.embed import load_embedder
+    from tuneworth.embeddings.load import load_embedder
     from tuneworth.retrieval.index import CorruptIndex, HybridIndex
 
     _warn(f"documents directory {docs} is gone; searching the index as it is")

@@ -20,7 +20,7 @@ from tuneworth.data.example import Example
 from tuneworth.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tuneworth.task import Task
+    from tuneworth.config.task import Task
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def _planned_decodings(task: Any, schema: dict[str, Any] | None) -> list[str]:
 
 def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     """The estimate for a loaded Task (no model is loaded or called)."""
-    from tuneworth.climb import load_split
+    from tuneworth.run.climb import load_split
     from tuneworth.rungs import RUNGS, load_rung
     from tuneworth.rungs.base import RunContext
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tuneworth.decide.intervals import (
+from tuneworth.evaluate.metrics import BINARY
+from tuneworth.stats.intervals import (
     bootstrap_ci_many,
     exact_bootstrap_p,
     exact_bootstrap_quantiles,
@@ -22,8 +23,7 @@ from tuneworth.decide.intervals import (
     mean_ci,
     resampled_means,
 )
-from tuneworth.evaluate.metrics import BINARY
-from tuneworth.evaluate.paired import _z, holm, mcnemar_exact, min_detectable_effect, required_pairs
+from tuneworth.stats.paired import _z, holm, mcnemar_exact, min_detectable_effect, required_pairs
 
 LADDER = ("L1", "L2", "L3", "L4")
 

@@ -8,7 +8,7 @@ runs; other providers are checked when the climb plans its decodings.
 
 from __future__ import annotations
 
-from tuneworth.task import Task
+from tuneworth.config.task import Task
 
 
 def check_label_tokenization(task: Task) -> bool:
@@ -17,7 +17,7 @@ def check_label_tokenization(task: Task) -> bool:
         return False
     if not any(m in ("constrained", "choice") for m in task.decoding.modes):
         return False
-    from tuneworth.models.registry import split_name
+    from tuneworth.providers.registry import split_name
 
     provider, name = split_name(task.model.name)
     if provider != "local" or name.startswith("ft:"):
@@ -30,7 +30,7 @@ def check_label_tokenization(task: Task) -> bool:
 
     from tuneworth.decoding.choice import check_labels
     from tuneworth.errors import TuneworthError
-    from tuneworth.models.local import BUNDLED, cache_home, model_dir
+    from tuneworth.providers.local.provider import BUNDLED, cache_home, model_dir
 
     if name in BUNDLED and not any((cache_home() / "models").glob(f"{name}-*/tokenizer.json")):
         return False  # not converted yet: validate does not load models; the climb checks

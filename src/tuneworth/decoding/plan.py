@@ -13,8 +13,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneworth.config.task import Task
 from tuneworth.errors import UnsupportedSchemaError
-from tuneworth.task import Task
 
 FREE = "free"
 CONSTRAINED = ("choice", "schema", "structured", "json_object")

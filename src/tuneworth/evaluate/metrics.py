@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneworth.data.text import normalize
 from tuneworth.evaluate.parse import Parsed
-from tuneworth.textutil import normalize
 
 BINARY = {"exact", "normalized", "accuracy", "object_match"}
 

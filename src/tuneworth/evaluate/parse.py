@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tuneworth.textutil import json_object_end, normalize
+from tuneworth.data.text import json_object_end, normalize
 
 ANSWER_MARKER = re.compile(r"(?im)^\s*\**\s*(?:final\s+)?answer\s*\**\s*[:：]\s*")
 FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)

@@ -16,9 +16,9 @@ from tuneworth.data.example import Example
 from tuneworth.evaluate.metrics import Score, score_json, score_label, score_text
 from tuneworth.evaluate.parse import parse_answer
 from tuneworth.evaluate.textmetrics import EmbeddingSimilarity, score_free_text
-from tuneworth.models.base import Completion
-from tuneworth.models.model import Model
-from tuneworth.resume import item_key
+from tuneworth.providers.base import Completion
+from tuneworth.providers.model import Model
+from tuneworth.run.resume import item_key
 from tuneworth.rungs.base import RunContext, Strategy
 
 if TYPE_CHECKING:

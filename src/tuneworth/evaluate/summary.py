@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuneworth.evaluate.metrics import BINARY
-from tuneworth.evaluate.stats import percentile, score_ci, wilson
 from tuneworth.evaluate.textmetrics import text_breakdown
 from tuneworth.judge.judge import judge_counts
+from tuneworth.stats.score_ci import percentile, score_ci, wilson
 
 
 def summarize(

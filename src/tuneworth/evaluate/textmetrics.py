@@ -14,11 +14,11 @@ import string
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from tuneworth.data.text import normalize
 from tuneworth.errors import MissingDependencyError
-from tuneworth.textutil import normalize
 
 if TYPE_CHECKING:
-    from tuneworth.embed import Embedder
+    from tuneworth.embeddings.load import Embedder
     from tuneworth.evaluate.metrics import Score
 
 LEXICAL = ("exact", "normalized", "token_f1", "rouge_l", "chrf")
@@ -112,7 +112,7 @@ class EmbeddingSimilarity:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from tuneworth.embed import load_embedder
+            from tuneworth.embeddings.load import load_embedder
 
             self._embedder = load_embedder()
         return self._embedder

@@ -19,11 +19,11 @@ FRACTIONS = (0.25, 0.5, 1.0)
 def learning_curve(
     task: Any, model: Any, fractions: tuple[float, ...] = FRACTIONS, progress: Any = None
 ) -> list[dict[str, Any]]:
-    from tuneworth.climb import load_split
     from tuneworth.data.split import Split
     from tuneworth.evaluate.runner import Evaluator
     from tuneworth.evaluate.summary import summarize
     from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES
+    from tuneworth.run.climb import load_split
     from tuneworth.rungs.base import RunContext
     from tuneworth.rungs.finetuning import FineTuningRung
 
@@ -74,6 +74,6 @@ def _digest(item_ids: list[str]) -> str:
 
 
 def write_curve(path: Path, points: list[dict[str, Any]]) -> None:
-    from tuneworth.record import write_json_atomic
+    from tuneworth.run.record import write_json_atomic
 
     write_json_atomic(path, {"learning_curve": points})

@@ -134,7 +134,7 @@ def _fingerprint(
 
 
 def default_work_dir(fingerprint: dict[str, Any]) -> Path:
-    from tuneworth.models.local import cache_home
+    from tuneworth.providers.local.provider import cache_home
 
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
     return cache_home() / "finetune-work" / digest
@@ -156,7 +156,7 @@ def train_lora(
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from tuneworth.finetune import store
-    from tuneworth.models.local import model_dir
+    from tuneworth.providers.local.provider import model_dir
 
     emit = on_event or (lambda e: None)
     base_dir = model_dir(base_model)

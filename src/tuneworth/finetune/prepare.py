@@ -13,8 +13,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from tuneworth.config.task import Task
 from tuneworth.data.example import Example
-from tuneworth.task import Task
 
 
 def l4_system(task: Task) -> str:
@@ -47,7 +47,7 @@ def prepare(task: Task, out_dir: Path, fraction: float = 1.0) -> dict[str, Any]:
 
     ``fraction`` < 1 keeps a seeded random subset of train (the learning curve); validation stays whole.
     """
-    from tuneworth.climb import load_split
+    from tuneworth.run.climb import load_split
 
     split, info = load_split(task)
     train = list(split.train)

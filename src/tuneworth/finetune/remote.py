@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from tuneworth.errors import ConfigError, MissingDependencyError, TrainingCancelled, TrainingError
 
 if TYPE_CHECKING:
+    from tuneworth.config.task import Task
     from tuneworth.finetune.hyper import Hyperparameters
-    from tuneworth.task import Task
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

@@ -27,7 +27,7 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def adapters_home() -> Path:
-    from tuneworth.models.local import cache_home
+    from tuneworth.providers.local.provider import cache_home
 
     return cache_home() / "adapters"
 
@@ -134,7 +134,7 @@ def load_merged(model_id: str) -> tuple[Any, Any, dict[str, Any]]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from tuneworth.models.local import model_dir
+    from tuneworth.providers.local.provider import model_dir
 
     meta = read_meta(model_id)
     base = model_dir(meta["base_model"])
@@ -170,7 +170,7 @@ def max_merged() -> int:
 
 def load_finetuned(model_id: str) -> tuple[Any, Any]:
     """(model, tokenizer) for ``local/ft:...``: merged once and kept in a small LRU (``max_merged()``)."""
-    from tuneworth.models.local import _LOCK
+    from tuneworth.providers.local.provider import _LOCK
 
     with _LOCK:
         if model_id in _MERGED:

@@ -22,8 +22,8 @@ from typing import Any
 
 from tuneworth.data.example import Example
 from tuneworth.errors import DatasetError
-from tuneworth.judge.agreement import cohen_kappa, kappa_ci, spearman, spearman_ci
 from tuneworth.judge.judge import Judge
+from tuneworth.stats.agreement import cohen_kappa, kappa_ci, spearman, spearman_ci
 
 MIN_ITEMS = 10
 PREFERENCES = ("worse", "tie", "better")

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuneworth.models.base import ChatRequest, Completion
-from tuneworth.models.model import Model
+from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.model import Model
 
 POINTWISE_SYSTEM = (
     "You are a strict grader of answers to customer messages. Compare the ANSWER with the REFERENCE "

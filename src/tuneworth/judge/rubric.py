@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tuneworth.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tuneworth.task import Task
+    from tuneworth.config.task import Task
 
 SCALE = (1, 2, 3, 4, 5)
 # "5: ...", "- 4 = ...", "**3** - ...", "2) ...", "Score 1: ..." at the start of a line.

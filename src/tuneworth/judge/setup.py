@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tuneworth.config.task import Task
 from tuneworth.data.example import Example
 from tuneworth.errors import AuthError, ProviderError
 from tuneworth.judge.calibration import calibrate, load_calibration
 from tuneworth.judge.judge import Judge
 from tuneworth.judge.rubric import load_rubric
-from tuneworth.models.model import Model
-from tuneworth.task import Task
+from tuneworth.providers.model import Model
 
 
 def check_reachable(model: Model) -> None:
@@ -61,7 +61,7 @@ def prepare_judge(
     rubric = load_rubric(task)
     labels = load_calibration(task.resolve(cfg.calibration), test, mode=cfg.mode) if cfg.calibration else None
     if judge is None:
-        from tuneworth.models.registry import resolve_model
+        from tuneworth.providers.registry import resolve_model
 
         model = (models or {}).get(cfg.model.name) or resolve_model(cfg.model.name, cfg.model, cache=cache)
         judge = Judge(

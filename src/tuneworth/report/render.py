@@ -27,7 +27,7 @@ class Report:
 def load_analysed(run_dir: str | Path, economics_overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """(header, items, summary with statistics/costs/decision) for a finished run."""
     from tuneworth.decide.evidence import analyse
-    from tuneworth.record import load_record
+    from tuneworth.run.record import load_record
 
     header, items, summary = load_record(run_dir)
     if summary is None:

@@ -29,7 +29,7 @@ from tuneworth.retrieval.chunk import Chunk, regex_tokenizer
 if TYPE_CHECKING:
     import numpy as np
 
-    from tuneworth.embed import Embedder
+    from tuneworth.embeddings.load import Embedder
 
 FORMAT_VERSION = 1
 RRF_K = 60

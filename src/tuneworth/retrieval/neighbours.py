@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tuneworth.embed import load_embedder
+from tuneworth.embeddings.load import load_embedder
 
 if TYPE_CHECKING:
     import numpy as np

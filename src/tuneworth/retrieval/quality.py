@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from tuneworth.config.task import Task
 from tuneworth.data.example import Example
+from tuneworth.data.text import normalize
 from tuneworth.retrieval.index import Hit
-from tuneworth.task import Task
-from tuneworth.textutil import normalize
 
 
 def gold_sources(ex: Example) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneworth.embed import DEFAULT_EMBEDDER, load_embedder
+from tuneworth.embeddings.load import DEFAULT_EMBEDDER, load_embedder
 from tuneworth.errors import ConfigError
 from tuneworth.retrieval.chunk import Chunk, Tokenizer, chunk_text, regex_tokenizer
 from tuneworth.retrieval.index import CorruptIndex, HybridIndex, Warn, warn_default

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tuneworth.config.task import Task
 from tuneworth.data.example import Example
 from tuneworth.data.split import Split
-from tuneworth.models.base import ChatRequest
-from tuneworth.task import Task
+from tuneworth.providers.base import ChatRequest
 
 
 @dataclass

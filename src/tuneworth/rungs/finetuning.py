@@ -65,8 +65,8 @@ class FineTuningRung:
 
     def prepare_model(self, ctx: RunContext, model: Any, progress: Any = None) -> Any:
         """Fine-tune (or reuse) and return the ``Model`` the rung is scored with."""
-        from tuneworth.models.model import Model
-        from tuneworth.models.registry import resolve_provider, split_name
+        from tuneworth.providers.model import Model
+        from tuneworth.providers.registry import resolve_provider, split_name
 
         task = ctx.task
         spec = task.rungs.L4.model or (

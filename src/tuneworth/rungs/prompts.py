@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuneworth.task import Task
+from tuneworth.config.task import Task
 
 
 def _describe_property(name: str, spec: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ class RagRung:
                 "instead of document retrieval"
             )
         self.mode = "dynamic_fewshot"
-        from tuneworth.embed import load_embedder
+        from tuneworth.embeddings.load import load_embedder
 
         embedder = load_embedder(cfg.embedding, base_url=cfg.embedding_base_url)
         self._neighbours = EmbeddingNeighbours([ex.input for ex in ctx.split.train], embedder)

@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from tuneworth.models.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion
 
 
 class SharedBase:
@@ -68,7 +68,7 @@ class SharedBase:
         self, model_id: str | None, requests: Sequence[ChatRequest], on_text: Callable[[list[str]], None] | None = None
     ) -> list[Completion]:
         if model_id not in self.prefillers:
-            from tuneworth.models.prefill import Prefiller
+            from tuneworth.providers.local.prefill import Prefiller
 
             self.prefillers[model_id] = Prefiller(self.provider.model, self.provider.tokenizer.pad_token_id)
         self.provider.prefiller = self.prefillers[model_id]

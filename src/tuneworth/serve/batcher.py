@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from tuneworth.models.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion
 
 
 @dataclass

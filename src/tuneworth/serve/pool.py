@@ -34,11 +34,11 @@ class ModelPool:
         return self.bases.get(model_id)
 
     def _base(self, name: str) -> SharedBase:
-        from tuneworth.models.registry import resolve_provider
-        from tuneworth.task import ModelConfig
+        from tuneworth.config.task import ModelConfig
+        from tuneworth.providers.registry import resolve_provider
 
         if name not in self._shared:
-            from tuneworth.models.packed import pack_linears
+            from tuneworth.providers.local.packed import pack_linears
 
             spec = f"local/{self.bases[name]}"
             provider = resolve_provider(spec, ModelConfig(name=spec))

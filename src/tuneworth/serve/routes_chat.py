@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from tuneworth.errors import TuneworthError
-from tuneworth.models.base import ChatRequest
+from tuneworth.providers.base import ChatRequest
 from tuneworth.serve.errors import APIError, bad_request, from_tuneworth, not_found
 from tuneworth.serve.objects import model_object
 from tuneworth.serve.params import field, json_body, number_in
@@ -211,7 +211,7 @@ async def embeddings(request: Request) -> dict[str, Any]:
         raise bad_request("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
 
     def run() -> tuple[Any, int]:
-        from tuneworth.embed import load_embedder
+        from tuneworth.embeddings.load import load_embedder
 
         embedder = load_embedder()
         vectors = embedder.embed(texts)

@@ -17,8 +17,8 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tuneworth.models.base import ChatRequest, Completion
-from tuneworth.textutil import json_object_end
+from tuneworth.data.text import json_object_end
+from tuneworth.providers.base import ChatRequest, Completion
 
 
 def safe_prefix(text: str, stops: tuple[str, ...], wants_json: bool) -> str:

@@ -1,0 +1,1 @@
+"""The run: climb (a loop over rungs), the run record, resume and diagnosis."""

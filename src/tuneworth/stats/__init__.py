@@ -1,0 +1,1 @@
+"""Statistics: intervals, paired tests and agreement; one function per number."""

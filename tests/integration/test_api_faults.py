@@ -1,0 +1,250 @@
+"""The OpenAI provider against the fault server: every fault kind alone and mixed, concurrency bounds,
+Retry-After, non-retryable and fatal errors. Real SDK, real HTTP, a real (local) server."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+
+from tuneworth.config.task import ModelConfig
+from tuneworth.errors import AuthError, QuotaError
+from tuneworth.providers.base import ChatRequest
+from tuneworth.providers.cache import request_key
+from tuneworth.providers.openai import OpenAIProvider
+from tuneworth.providers.retry import AdaptiveLimit, Backoff, parse_retry_after
+from tuneworth.testing.fault_server import FaultConfig, RunningServer, serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with serve_in_thread(FaultConfig()) as s:
+        yield s
+
+
+def _provider(server: RunningServer, monkeypatch: pytest.MonkeyPatch, **cfg: object) -> OpenAIProvider:
+    monkeypatch.setenv("TW_TEST_KEY", "sk-test")
+    settings: dict[str, object] = {"max_connections": 8, "timeout": 5.0, "max_retries": 4, **cfg}
+    p = OpenAIProvider(
+        "m",
+        ModelConfig(name="openai/m", base_url=server.url, api_key_env="TW_TEST_KEY", **settings),  # type: ignore[arg-type]
+    )
+    p.backoff = Backoff(base=0.01, cap=0.05, rng=random.Random(0))
+    return p
+
+
+def _reqs(n: int, tag: str = "q") -> list[ChatRequest]:
+    return [ChatRequest(messages=({"role": "user", "content": f"{tag}{i}"},), max_tokens=4) for i in range(n)]
+
+
+def test_plain_answers_and_concurrency_bound(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.configure(latency_ms=40)
+    p = _provider(server, monkeypatch, max_connections=6)
+    t0 = time.perf_counter()
+    out = p.generate(_reqs(30))
+    elapsed = time.perf_counter() - t0
+    assert [c.text for c in out] == [f"q{i}" for i in range(30)]
+    st = server.stats()
+    assert st["requests"] == 30 and st["max_in_flight"] == 6  # the pool is full and never exceeded
+    assert elapsed >= 5 * 0.040  # 30 requests / 6 slots = 5 rounds of 40 ms at least
+    assert p.stats["requests"] == 30 and p.stats["retries"] == 0
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "retry_after_ms", "wait"),
+    [("0.3", None, 0.3), (None, 250.0, 0.25), ("5", 200.0, 0.2)],  # retry-after-ms wins over Retry-After
+)
+def test_rate_limit_waits_what_the_server_asks(
+    server: RunningServer,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_after: str | None,
+    retry_after_ms: float | None,
+    wait: float,
+) -> None:
+    server.configure(rate_limit=1.0, faults="item", retry_after=retry_after, retry_after_ms=retry_after_ms)
+    p = _provider(server, monkeypatch)
+    t0 = time.perf_counter()
+    out = p.generate(_reqs(10))
+    elapsed = time.perf_counter() - t0
+    assert all(c.error is None for c in out)
+    assert wait <= elapsed < 3.0  # waited the server's time: not our 10 ms backoff, nor the 5 s header
+    st = server.stats()
+    assert st["requests"] == 20 and st["outcomes"] == {"rate_limit": 10, "ok": 10}
+    assert p.stats["rate_limit"] == 10 and p.concurrency["cuts"] >= 1 and p.concurrency["lowest"] < 8
+
+
+@pytest.mark.parametrize("fault", ["server_error", "malformed", "hang"])
+def test_transient_faults_are_retried(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    server.configure(**{fault: 1.0, "faults": "item", "hang_s": 30.0})
+    p = _provider(server, monkeypatch, timeout=1.5)
+    out = p.generate(_reqs(12, fault))
+    assert [c.text for c in out] == [f"{fault}{i}" for i in range(12)]
+    assert all(c.meta.get("attempts") == 2 for c in out)
+    assert server.stats()["requests"] == 24
+    kind = {"hang": "timeout"}.get(fault, fault)
+    assert p.stats[kind] == 12 and p.stats["retries"] == 12
+
+
+def test_persistent_failure_gives_up_with_the_reason(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.configure(server_error=1.0)
+    p = _provider(server, monkeypatch, max_retries=2)
+    out = p.generate(_reqs(5))
+    assert all(c.error and "HTTP 500" in c.error and "gave up after 3 attempts" in c.error for c in out)
+    assert server.stats()["requests"] == 15  # 1 + 2 retries each, and no hidden SDK retries
+
+
+def test_context_length_is_not_retried(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.configure(context_length=1.0)
+    p = _provider(server, monkeypatch)
+    out = p.generate(_reqs(4))
+    assert all(c.error and c.error.startswith("ContextLengthError") for c in out)
+    assert server.stats()["requests"] == 4
+
+
+def test_api_errors_are_never_cached(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Through Model's streaming path: answers are cached as they arrive, failed items never."""
+    from tuneworth.providers.cache import CompletionCache
+    from tuneworth.providers.model import Model
+
+    server.configure(context_length=0.5, seed=3)
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    out = Model(_provider(server, monkeypatch), cache=cache).generate(_reqs(12))
+    failed = sum(c.error is not None for c in out)
+    assert 0 < failed < 12 and cache.stats()["entries"] == 12 - failed
+    server.configure()  # the same requests again: the failed ones are asked for, the rest come from the cache
+    again = Model(_provider(server, monkeypatch), cache=cache).generate(_reqs(12))
+    assert all(c.error is None for c in again) and server.stats()["requests"] == failed
+    assert sum(bool(c.meta.get("cached")) for c in again) == 12 - failed
+
+
+def test_other_4xx_is_not_retried(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.configure()
+    p = _provider(server, monkeypatch)
+    # The server rejects a body without a messages list with 400.
+    bad = ChatRequest(messages=(), max_tokens=4)
+    [c] = p.generate([bad])
+    assert c.error and "HTTP 400" in c.error and server.stats()["requests"] == 1
+
+
+def test_quota_and_auth_stop_the_run(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.configure(quota=0.5, latency_ms=5)
+    with pytest.raises(QuotaError, match="no quota left"):
+        _provider(server, monkeypatch).generate(_reqs(20))
+    server.configure(api_key="sk-right")
+    with pytest.raises(AuthError, match="refused our credentials"):
+        _provider(server, monkeypatch).generate(_reqs(3))
+
+
+def test_mixed_faults_complete_every_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server of its own: requests still in flight from an earlier test's stopped run (a quota
+    # stop leaves some) must not land in this test's counts.
+    config = FaultConfig(
+        latency_ms=5,
+        rate_limit=0.2,
+        server_error=0.05,
+        hang=0.03,
+        malformed=0.03,
+        retry_after="0.05",
+        hang_s=30.0,
+    )
+    with serve_in_thread(config) as server:
+        p = _provider(server, monkeypatch, max_connections=16, timeout=1.5, max_retries=10)
+        out = p.generate(_reqs(80, "mix"))
+        assert [c.text for c in out] == [f"mix{i}" for i in range(80)]
+        st = server.stats()
+        # On a loaded machine a request our timeout gave up on can reach the server's counter after
+        # the run returns: give the server a moment to count what was sent (never more than was sent).
+        deadline = time.monotonic() + 5
+        while st["requests"] < p.stats["requests"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            st = server.stats()
+        p.close()
+    faults = {k: n for k, n in st["outcomes"].items() if k != "ok"}
+    assert set(faults) == {"rate_limit", "server_error", "hang", "malformed"}
+    # Every request the server saw is one we sent and counted (no hidden retries); every fault but a
+    # slow OK answer cut off by our timeout on a loaded machine led to one retry.
+    assert st["requests"] == sum(st["outcomes"].values()) == p.stats["requests"] == 80 + p.stats["retries"]
+    assert p.stats["retries"] >= sum(faults.values())
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after": "0.25"}) == 0.25
+    assert parse_retry_after({"retry-after-ms": "150", "retry-after": "9"}) == 0.15
+    now = time.time()
+    assert parse_retry_after({"retry-after": formatdate(now + 30, usegmt=True)}, now=now) == pytest.approx(
+        30, abs=1
+    )
+    assert parse_retry_after({"retry-after": formatdate(now - 30, usegmt=True)}, now=now) == 0.0
+    for garbage in ("soon", "-1", "nan", ""):
+        assert parse_retry_after({"retry-after": garbage}) is None
+    assert parse_retry_after({}) is None
+
+
+def test_backoff_grows_with_jitter_and_honours_the_server() -> None:
+    b = Backoff(base=0.5, cap=4.0, rng=random.Random(1))
+    delays = [b.delay(n) for n in range(1, 8)]
+    for n, d in zip(range(1, 8), delays, strict=True):
+        ceiling = min(4.0, 0.5 * 2 ** (n - 1))
+        assert ceiling / 2 <= d <= ceiling
+    assert len({round(b.delay(3), 6) for _ in range(10)}) > 1  # jittered
+    assert 1.0 <= b.delay(1, retry_after=1.0) <= 1.1
+
+
+def test_adaptive_limit_cuts_once_per_cooldown_and_grows_back() -> None:
+    lim = AdaptiveLimit(16, cooldown=60)
+    lim.rate_limited()
+    lim.rate_limited()  # same overload: no second cut
+    assert lim.limit == 12 and lim.cuts == 1
+    for _ in range(12):
+        lim.success()
+    assert lim.limit == 13
+    for _ in range(1000):
+        lim.success()
+    assert lim.limit == 16  # never above max_connections
+
+
+def test_cache_key_changes_with_every_generation_parameter() -> None:
+    base = ChatRequest(messages=({"role": "user", "content": "a"},))
+    changed = {
+        "messages": ({"role": "user", "content": "b"},),
+        "max_tokens": 65,
+        "temperature": 0.5,
+        "stop": ("\n",),
+        "response_format": {"type": "json_object"},
+        "seed": 1,
+        "stop_after_json": True,
+        "choices": ("a", "b"),
+        "top_p": 0.5,
+        "logprobs": 2,
+    }
+    assert set(changed) == {f.name for f in dataclasses.fields(ChatRequest)}  # a new field must be added here
+    k = request_key("openai/m@http://a/v1", base)
+    for name, value in changed.items():
+        assert request_key("openai/m@http://a/v1", dataclasses.replace(base, **{name: value})) != k, name
+    assert request_key("openai/m@http://b/v1", base) != k  # base URL is part of the model identity
+    assert request_key("openai/m@http://a/v1", dataclasses.replace(base)) == k
+
+
+def test_fault_server_cli_rejects_bad_shares(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "tuneworth.testing.fault_server", "--rate-limit", "0.8", "--hang", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "add up to at most 1" in r.stderr and "Traceback" not in r.stderr

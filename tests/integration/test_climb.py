@@ -1,0 +1,132 @@
+"""The climb end to end with scripted fake providers: selection on validation, records, errors apart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.helpers.data import oracle_label
+from tuneworth.config.task import load_task
+from tuneworth.errors import ProviderError
+from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.fake import FakeProvider
+from tuneworth.providers.model import Model
+from tuneworth.run.climb import climb
+from tuneworth.run.record import SCHEMA_VERSION, load_record
+
+SUMMARY_KEYS = {
+    "name",
+    "config",
+    "n",
+    "score",
+    "ci_low",
+    "ci_high",
+    "validity_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "prompt_tokens_mean",
+    "completion_tokens_mean",
+    "errors",
+}
+
+
+def _user(r: ChatRequest) -> str:
+    return r.messages[-1]["content"]
+
+
+def test_rules_variant_wins_when_only_it_works(label_task: Path, tmp_path: Path) -> None:
+    seen_test_in_selection: list[str] = []
+
+    def responder(r: ChatRequest) -> str:
+        if "Rules:" in r.messages[0]["content"]:
+            return oracle_label(_user(r))
+        return "I am not sure, sorry."
+
+    task = load_task(label_task)
+    result = climb(task, Model(FakeProvider(responder)), runs_dir=tmp_path / "runs")
+    header, items, summary = load_record(result.run_dir)
+    assert header["schema_version"] == SCHEMA_VERSION and header["status"] == "finished"
+    assert header["rungs"]["L1"]["chosen"] == {"variant": "rules"}
+    l1 = {c["config"]["variant"]: c["score"] for c in header["rungs"]["L1"]["validation"]}
+    assert l1["rules"] == 1.0 and l1["base"] == 0.0 and set(l1) == {"base", "format", "rules", "cot"}
+    # Selection used validation items only; test items were scored only for the chosen configuration.
+    val_ids, test_ids = set(header["data"]["validation_ids"]), set(header["data"]["test_ids"])
+    for it in items:
+        assert it["item_id"] in (val_ids if it["phase"] == "validation" else test_ids)
+        if it["phase"] == "test":
+            seen_test_in_selection.append(it["item_id"])
+    assert not val_ids & test_ids
+    n_rungs = len(summary["rungs"]) if summary else 0
+    assert len(seen_test_in_selection) == n_rungs * len(test_ids)  # one chosen config per rung
+    assert summary is not None
+    row = summary["rungs"][0]
+    assert set(row) >= SUMMARY_KEYS
+    assert row["score"] == 1.0 and row["n"] == 15 and row["errors"] == 0 and row["ci_low"] < 1.0
+    assert row["metrics"] == {"unparseable": 0}
+    assert (result.run_dir / "summary.md").read_text().count("| L") == n_rungs
+
+
+def test_fewshot_nearest_wins_and_demos_come_from_train(label_task: Path, tmp_path: Path) -> None:
+    task = load_task(label_task)
+    train_inputs: set[str] = set()
+
+    def responder(r: ChatRequest) -> str:
+        demos = [m["content"] for m in r.messages[1:-1]]
+        if not demos:
+            return "no idea"
+        assert set(demos[0::2]) <= train_inputs  # demonstrations only from train
+        # Copy the label of the last demonstration: right only when neighbours share the label.
+        return demos[-1]
+
+    from tuneworth.run.climb import load_split
+
+    split, _ = load_split(task)
+    train_inputs.update(e.input for e in split.train)
+    result = climb(task, Model(FakeProvider(responder)), runs_dir=tmp_path / "runs", rungs=["L2"])
+    header, _, _ = load_record(result.run_dir)
+    chosen = header["rungs"]["L2"]["chosen"]
+    assert chosen["selection"] == "nearest"
+    assert len(header["rungs"]["L2"]["validation"]) == 4  # coordinate search: 3 selections + 1 other k
+
+
+class FlakyProvider:
+    model_id = "fake/flaky"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        if any("number 3" in _user(r) for r in requests):
+            raise ProviderError("server exploded", retryable=True)
+        return [
+            Completion(text=oracle_label(_user(r)), prompt_tokens=3, completion_tokens=1) for r in requests
+        ]
+
+
+def test_provider_errors_are_counted_apart(label_task: Path, tmp_path: Path) -> None:
+    task = load_task(label_task)
+    result = climb(task, Model(FlakyProvider(), batch_size=1), runs_dir=tmp_path / "runs", rungs=["L1"])
+    row = result.summary["rungs"][0]
+    _, items, _ = load_record(result.run_dir)
+    errored = [i for i in items if i["error"]]
+    assert errored and all(i["score"] is None for i in errored)
+    assert row["errors"] == sum(1 for i in errored if i["phase"] == "test")
+    assert row["score"] == 1.0  # errors are not scored as wrong answers
+    assert row["n"] + row["errors"] == 15
+
+
+def test_items_are_appended_as_they_finish(label_task: Path, tmp_path: Path) -> None:
+    task = load_task(label_task)
+    counts: list[int] = []
+    run_dir = tmp_path / "run"
+
+    def responder(r: ChatRequest) -> str:
+        path = run_dir / "items.jsonl"
+        counts.append(len(path.read_text().splitlines()) if path.exists() else -1)
+        return "neutral"
+
+    climb(task, Model(FakeProvider(responder), batch_size=4), run_dir=run_dir, rungs=["L1"])
+    assert counts[0] == 0 and max(counts) > 0  # earlier batches are on disk while later ones run
+    lines = (run_dir / "items.jsonl").read_text().splitlines()
+    assert all(json.loads(x)["rung"] == "L1" for x in lines)

@@ -1,0 +1,127 @@
+"""The HTML report: self-contained, verdict first, and it renders in headless Chromium with its
+charts drawn and no console errors (Debian package `chromium`; `make test` installs it)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.decide_records import improve, scores_with, write_run
+from tuneworth.report.render import write_report
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+# Appended to a copy of the report: what a reader would see, measured by the browser itself.
+CHECK = """<script>
+(function(){
+  var errors = [];
+  window.addEventListener('error', function(e){ errors.push(String(e.message)); });
+  var charts = Array.prototype.map.call(document.querySelectorAll('svg.chart'), function(s){
+    var r = s.getBoundingClientRect();
+    return {label: s.getAttribute('aria-label'), w: r.width, h: r.height,
+            paths: s.querySelectorAll('path').length, text: s.querySelectorAll('text').length,
+            markers: s.querySelectorAll('use').length};
+  });
+  var v = document.getElementById('verdict');
+  var vr = v ? v.getBoundingClientRect() : null;
+  var out = {verdict: v ? v.innerText : null, verdict_top: vr ? vr.top : null, verdict_h: vr ? vr.height : 0,
+             charts: charts, errors: errors, scripts: document.scripts.length,
+             resources: performance.getEntriesByType('resource').map(function(e){ return e.name; })};
+  var pre = document.createElement('pre'); pre.id = 'tuneworth-check';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed: `make test` installs it (apt-get install -y chromium)")
+    return exe
+
+
+def render_in_chromium(html: Path, tmp_path: Path) -> tuple[dict, str]:
+    page = tmp_path / "check.html"
+    page.write_text(html.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    proc = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,900", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    m = re.search(r'<pre id="tuneworth-check">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"chromium did not render the page (rc {proc.returncode}): {proc.stderr[-2000:]}"
+    raw = m.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return json.loads(raw), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("html") / "run"
+    l1 = scores_with(200, 0.55, 1)
+    l2 = improve(l1, 30, 2)
+    training = {
+        "trained_tokens": 250_000,
+        "learning_curve": [{"fraction": 0.25, "score": 0.6}, {"fraction": 0.5, "score": 0.68}, {"fraction": 1.0, "score": 0.72}],
+    }
+    audit = {"verdict": "warn", "checks": [{"name": "format", "status": "pass", "reason": "0 problems"}, {"name": "balance", "status": "warn", "reason": "<script>alert(1)</script>"}]}
+    write_run(
+        run,
+        {"L1": l1, "L2": l2, "L4": improve(l2, 20, 3)},
+        tokens={"L1": (120.0, 10.0), "L2": (900.0, 10.0), "L4": (60.0, 8.0)},
+        economics={"requests_per_month": 4_000_000},
+        extra={"training": training, "audit": audit},
+        outputs={"L2": ["<b>not bold</b> & friends"] * 200},
+        models={"L4": "openai/ft:gpt-4o-mini:acme:x1"},  # a model per rung: the trade chart's points
+    )
+    return write_report(run).html
+
+
+def test_report_is_self_contained_and_verdict_first(report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    assert "<script" not in html and "@import" not in html and not re.search(r"url\((?!#)", html)
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched at view time
+    assert html.index('id="verdict"') < html.index("The five questions") < html.index('id="chart-scores"')
+    for section in ("chart-scores", "chart-trade", "chart-breakeven", "chart-curve", "Data audit", "Per-item flips", "Resolved configuration"):
+        assert section in html
+    assert "&lt;b&gt;not bold&lt;/b&gt; &amp; friends" in html  # model outputs are escaped
+    assert "&lt;script&gt;alert(1)" in html
+    md = report.with_name("report.md").read_text(encoding="utf-8")
+    assert md.startswith("# tuneworth report") and "## The five questions" in md
+
+
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    result, stderr = render_in_chromium(report, tmp_path)
+    assert result["verdict"] and "Fine-tune" in result["verdict"]
+    assert 0 <= result["verdict_top"] < 300 and result["verdict_h"] > 20  # first thing on screen
+    labels = {c["label"] for c in result["charts"]}
+    assert labels == {
+        "score per rung with 95% intervals",
+        "score against latency and cost per rung",
+        "monthly cost against monthly volume per rung",
+        "learning curve",
+    }
+    for c in result["charts"]:
+        assert c["w"] > 300 and c["h"] > 100 and c["paths"] > 3 and c["text"] > 3, c
+    trade = next(c for c in result["charts"] if c["label"] == "score against latency and cost per rung")
+    assert trade["markers"] >= 6, trade  # every rung drawn on both panels: latency and $ per 1k
+    assert result["errors"] == [] and result["scripts"] == 1  # only the check script itself
+    assert result["resources"] == []  # the page loaded nothing
+    console = [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console == []
