@@ -17,7 +17,16 @@ from typing import Any
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
-from tuneworth.rungs.base import RunContext, Rung, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import (
+    Estimate,
+    RunContext,
+    Rung,
+    ScoreFn,
+    Selection,
+    Strategy,
+    answer_tokens,
+    prompt_tokens,
+)
 from tuneworth.rungs.prompting import PromptingRung
 
 
@@ -66,6 +75,19 @@ class FewShotRung(Rung):
         if cfg.search == "grid":
             return len(self.plan(ctx)) + extra
         return len(cfg.selection) + len(self.ks(ctx)) - 1 + extra
+
+    def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
+        """Demonstrations from train at each planned k. Nearest-neighbour prompts are sized with
+        random demonstrations of the same k: an estimate loads no embedding model (k fixes the
+        prompt size far more than which examples are picked)."""
+        plan = self.plan(ctx)
+        sizes = [prompt_tokens(self.strategy(ctx, k, "random" if s == "nearest" else s), sample, count) for k, s in plan]
+        nearest = any(s == "nearest" for _, s in plan)
+        return Estimate(
+            prompt_tokens=sum(sizes) / max(1, len(sizes)),
+            completion_tokens=answer_tokens(ctx, sample, count),
+            note="nearest-neighbour prompts sized with random demonstrations of the same k" if nearest else "",
+        )
 
     def strategy(self, ctx: RunContext, k: int, selection: str) -> Strategy:
         base = self.base_strategy(ctx)
