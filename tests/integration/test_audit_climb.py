@@ -44,4 +44,4 @@ def test_audit_can_be_turned_off(label_task: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TUNEWORTH_AUDIT", "0")
     result = climb(load_task(label_task), Model(FakeProvider(lambda r: "positive")), runs_dir=label_task / "runs", rungs=["L1"])
     header, _, summary = load_record(result.run_dir)
-    assert header["audit"] is None and summary is not None and "audit" not in summary
+    assert header.get("audit") is None and summary is not None and "audit" not in summary

@@ -59,6 +59,10 @@ def test_rules_variant_wins_when_only_it_works(label_task: Path, tmp_path: Path)
         (1, "prompt", False), (2, "prompt", False), (3, "retrieval", False)
     ]
     assert summary.rungs[2].fixes == header.rungs["L3"].fixes == "behaviour"  # no docs: dynamic few-shot
+    # decide/'s sections validate against their models (a mismatch would land in decision_error).
+    assert summary.decision_error is None and summary.statistics is not None and summary.costs is not None
+    assert summary.decision is not None and summary.decision.verdict
+    assert set(summary.statistics.rungs) == {r.name for r in summary.rungs}
     assert (result.run_dir / "summary.md").read_text().count("| L") == n_rungs
 
 

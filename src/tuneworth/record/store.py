@@ -2,7 +2,8 @@
 
 Layout of a run directory::
 
-    record.json    ``RunHeader``: rewritten atomically (a reader or a crash never sees half a file)
+    record.json    ``RunHeader``: rewritten atomically (a reader or a crash never sees half a file);
+                   like summary.json, absent (None) sections are left out (``sections_dict``)
     items.jsonl    one ``ItemResult`` per line, appended and flushed as each item finishes
     summary.json   ``Summary``: one row per rung and every report section
     summary.md     the same as Markdown
@@ -90,11 +91,11 @@ class RunRecord:
         self._items.flush()
 
     def save(self) -> None:
-        """Rewrite ``record.json`` from ``self.header``."""
-        write_json_atomic(self.dir / RECORD, self.header)
+        """Rewrite ``record.json`` from ``self.header`` (absent sections left out)."""
+        write_json_atomic(self.dir / RECORD, sections_dict(self.header))
 
     def write_summary(self, summary: Summary, markdown: str) -> None:
-        write_json_atomic(self.dir / SUMMARY, summary)
+        write_json_atomic(self.dir / SUMMARY, sections_dict(summary))
         (self.dir / SUMMARY_MD).write_text(markdown, encoding="utf-8")
 
     def close(self, status: Status = "finished") -> None:
@@ -210,8 +211,8 @@ def load_record(run_dir: str | Path) -> LoadedRun:
 
 
 def sections_dict(model: BaseModel) -> dict[str, Any]:
-    """The version-1 dict shape, for readers not yet on the types: absent (None) fields left out,
-    except in the summary's rows and decide/'s sections, whose Nones were always written."""
+    """The JSON shape of ``record.json`` and ``summary.json`` (as in version 1): absent (None) fields
+    are left out, except in the summary's rows and decide/'s sections, whose Nones were always written."""
     lean = model.model_dump(mode="json", exclude_none=True)
     if isinstance(model, Summary):
         full = model.model_dump(mode="json", include={"rungs", "statistics", "costs", "decision"})
