@@ -102,7 +102,7 @@ class DecodingGap(Strict):
 
     chosen: str
     modes: dict[str, DecodingMode]
-    closed: bool | None
+    closed: bool | None = None
     verdict: str
 
 
@@ -331,13 +331,13 @@ class SummaryRow(RungMeta):
     config: dict[str, Any]
     metric: str
     n: int
-    score: float | None
-    interval: Interval | None
-    validity_rate: float | None
+    score: float | None = None
+    interval: Interval | None = None
+    validity_rate: float | None = None
     latency_p50_ms: float
     latency_p95_ms: float
-    prompt_tokens_mean: float | None
-    completion_tokens_mean: float | None
+    prompt_tokens_mean: float | None = None
+    completion_tokens_mean: float | None = None
     errors: int
     metrics: dict[str, Any] = Field(default_factory=dict)
     """Secondary metrics (parse/schema/field rates, text similarities, judge counts): per metric."""
@@ -372,11 +372,11 @@ class SummaryRow(RungMeta):
 
 class RungStatistics(Strict):
     n: int
-    score: float | None
-    ci_low: float | None
-    ci_high: float | None
+    score: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
     method: str
-    half_width: float | None
+    half_width: float | None = None
 
 
 class Comparison(Open):
@@ -386,8 +386,8 @@ class Comparison(Open):
     baseline: str
     n_pairs: int
     diff: float
-    ci_low: float | None
-    ci_high: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
     p: float
     test: str
     p_holm: float | None = None
@@ -425,7 +425,7 @@ class Decision(Strict):
 
     verdict: str
     fine_tune: Literal["yes", "no", "not yet", "try"]
-    stop_at: str | None
+    stop_at: str | None = None
     reasons: list[str]
     what_would_change: list[str]
     questions: list[dict[str, Any]]

@@ -29,6 +29,7 @@ from tuneworth.providers.per_rung import rung_models
 from tuneworth.record.schema import (
     AuditSection,
     CacheInfo,
+    Candidate,
     DataInfo,
     DecodingGap,
     DecodingPlan,
@@ -225,15 +226,15 @@ def run_rung(
     ctx.chosen[name] = selection.chosen
     test_results = ev.run([selection.chosen], s.split.test, "test")[0]
     progress.stop()
-    sections = rung.record_sections(ctx, selection, test_results)
     row = summary_row(rung, selection.chosen.config, record.items, s.split.test, s.task, time.time() - t0)
+    sections = rung.record_sections(ctx, selection, test_results)  # after the row: not in its seconds
     row.model = rung_model.model_id
     given = s.given is not None and name in s.given
     spec = rung_model.model_id if given else s.task.model.for_rung(name)
     rec = RungRecord(
         **rung.meta().model_dump(),
         chosen=selection.chosen.config,
-        validation=selection.candidates,  # type: ignore[arg-type]  # validated into Candidate
+        validation=[Candidate.model_validate(c) for c in selection.candidates],
         notes=selection.notes,
         system_prompt=selection.chosen.system,
         seconds=row.seconds or 0.0,

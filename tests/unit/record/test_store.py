@@ -162,3 +162,16 @@ def test_status_finished_is_the_last_write(tmp_path: Path) -> None:
 def test_sections_dict_leaves_absent_sections_out() -> None:
     d = sections_dict(header())
     assert "training" not in d and "retrieval" not in d and d["model"] == {"spec": "fake/echo", "id": "fake/echo"}
+
+
+def test_leaving_none_out_of_the_files_loses_nothing() -> None:
+    """The files omit None fields, so every nullable field must default to None to load back."""
+    from pydantic import BaseModel
+
+    from tuneworth.record import schema
+
+    for model in vars(schema).values():
+        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == schema.__name__:
+            for name, field in model.model_fields.items():
+                if field.is_required() and "None" in str(field.annotation):
+                    assert (model, name) == (schema.ItemResult, "score"), (model.__name__, name)  # items keep nulls
