@@ -25,6 +25,11 @@ def _range(value: str | None, name: str) -> tuple[float, float] | None:
 def _print_decision(d: dict[str, Any]) -> None:
     click.echo(click.style(d["verdict"], bold=True))
     click.echo("")
+    if d.get("scores"):
+        click.echo("Scores per rung (95% intervals):")
+        for line in d["scores"]:
+            click.echo(f"  {line}")
+        click.echo("")
     for q in d["questions"]:
         click.echo(f"{q['question']}\n  {q['answer']}")
         for e in q["evidence"]:

@@ -17,6 +17,7 @@ from tuneworth.decide.framework import Evidence, decide
 from tuneworth.decide.prices import load_prices
 from tuneworth.decide.statistics import build_statistics, ladder_order
 from tuneworth.decide.trade import trade_points
+from tuneworth.stats.intervals import interval_text
 
 DEFAULT_DECISION = {"min_gain": 0.03, "alpha": 0.05, "power": 0.8}
 
@@ -133,7 +134,7 @@ def analyse(
     economics, dec = settings(header, economics_overrides)
     stats = build_statistics(summary, items, min_gain=dec["min_gain"], alpha=dec["alpha"], power=dec["power"])
     costs = build_costs(header, items, summary, stats, economics)
-    costs["trade"] = trade_points(summary.get("rungs") or [], stats, costs["rungs"])
+    costs["trade"] = trade_points(summary.get("rungs") or [], costs["rungs"])
     requests = economics.get("requests_per_month")
     q1, ch1 = questions.prompting(header, dec["min_gain"])
     q2, ch2 = questions.data(header, dec["min_gain"])
@@ -157,6 +158,11 @@ def analyse(
         + (["failures that retrieval does not fix"] if q5.status == "no" else []),
     )
     decision = decide(evidence).to_dict()
+    # Each rung's score with the interval stored on its summary row (the same text every view prints).
+    decision["scores"] = [
+        f"{r.get('title', r['name'])}: {interval_text(r.get('score'), r.get('ci_low'), r.get('ci_high'))}"
+        for r in summary.get("rungs") or []
+    ]
     # A judge that disagrees with people (or was never checked against them) is said in the verdict.
     warnings = [w for w in section(header, "judge").get("warnings") or [] if isinstance(w, str)]
     decision["warnings"] = warnings

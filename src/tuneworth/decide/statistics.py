@@ -14,16 +14,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuneworth.evaluate.metrics import BINARY
-from tuneworth.stats.intervals import (
-    bootstrap_ci_many,
-    exact_bootstrap_p,
-    exact_bootstrap_quantiles,
-    expanded_tail,
-    lattice,
-    mean_ci,
-    resampled_means,
+from tuneworth.stats.intervals import METHOD_TEXT
+from tuneworth.stats.paired import (
+    MCNEMAR_P_RESOLUTION,
+    format_p,
+    holm,
+    mcnemar_exact,
+    mde_continuous,
+    min_detectable_effect,
+    paired_bootstrap,
+    required_n_continuous,
+    required_pairs,
 )
-from tuneworth.stats.paired import _z, holm, mcnemar_exact, min_detectable_effect, required_pairs
 
 LADDER = ("L1", "L2", "L3", "L4")
 
@@ -44,16 +46,6 @@ def test_scores(items: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _power_continuous(sd: float, n: int, alpha: float, power: float) -> float:
-    return (_z(1 - alpha / 2) + _z(power)) * sd / n**0.5 if n else float("inf")
-
-
-def _n_continuous(sd: float, effect: float, alpha: float, power: float) -> int:
-    import math
-
-    return math.ceil(((_z(1 - alpha / 2) + _z(power)) * sd / effect) ** 2)
-
-
 def compare(
     a: Sequence[float], b: Sequence[float], *, binary: bool, min_gain: float, alpha: float, power: float
 ) -> dict[str, Any]:
@@ -62,26 +54,19 @@ def compare(
 
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     n = len(x)
-    diffs = y - x
-    diff = float(diffs.mean()) if n else 0.0
-    out: dict[str, Any] = {"n_pairs": n, "diff": diff}
+    out: dict[str, Any] = {"n_pairs": n, "diff": 0.0}
     if n == 0:
-        out.update(ci_low=None, ci_high=None, p=1.0, test="none", mde=None, required_n=None)
+        out.update(ci_low=None, ci_high=None, p=1.0, p_resolution=0.0, test="none", mde=None, required_n=None)
         return out
-    tail = expanded_tail(n)
-    grid = lattice(diffs)
-    if grid is not None:
-        lo, hi = exact_bootstrap_quantiles(diffs[None, :], grid[0], grid[1], (tail, 1 - tail))
-        out["ci_low"], out["ci_high"] = float(lo[0]), float(hi[0])
-    else:
-        blo, bhi = bootstrap_ci_many(diffs[None, :], bounds=(-1.0, 1.0))  # differences of [0, 1] scores
-        out["ci_low"], out["ci_high"] = float(blo[0]), float(bhi[0])
+    boot = paired_bootstrap(list(x), list(y))
+    diff = boot.diff
+    out.update(diff=diff, ci_low=boot.low, ci_high=boot.high)
     if binary:
         only_a = int(((x >= 0.5) & (y < 0.5)).sum())
         only_b = int(((y >= 0.5) & (x < 0.5)).sum())
         disc = (only_a + only_b) / n
         out.update(test="mcnemar-exact", only_baseline=only_a, only_this=only_b, discordant_rate=disc)
-        out["p"] = mcnemar_exact(only_a, only_b)
+        out["p"], out["p_resolution"] = mcnemar_exact(only_a, only_b), MCNEMAR_P_RESOLUTION
         # The power formulas need a discordant rate; with none observed, assume the smallest that
         # allows a gain of min_gain (a lower bound on the items needed).
         rate = max(disc, 2 * min_gain)
@@ -91,19 +76,14 @@ def compare(
         if diff > 0:
             out["required_n_observed"] = required_pairs(max(disc, diff), diff, alpha=alpha, power=power)
     else:
-        if grid is not None:
-            p = exact_bootstrap_p(diffs[None, :], grid[0], grid[1])
-        else:
-            means = resampled_means(diffs[None, :], seed=0)[0]
-            p = min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
-        out.update(test="paired-bootstrap", p=p)
-        sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
+        out.update(test="paired-bootstrap", p=boot.p, p_resolution=boot.p_resolution)
+        sd = float((y - x).std(ddof=1)) if n > 1 else 0.0
         out["sd_diff"] = sd
         sd_used = max(sd, min_gain)  # identical outputs give sd 0; assume at least min_gain of spread
-        out["mde"] = _power_continuous(sd_used, n, alpha, power)
-        out["required_n"] = _n_continuous(sd_used, min_gain, alpha, power)
+        out["mde"] = mde_continuous(sd_used, n, alpha=alpha, power=power)
+        out["required_n"] = required_n_continuous(sd_used, min_gain, alpha=alpha, power=power)
         if diff > 0:
-            out["required_n_observed"] = _n_continuous(max(sd, diff), diff, alpha, power)
+            out["required_n_observed"] = required_n_continuous(max(sd, diff), diff, alpha=alpha, power=power)
     return out
 
 
@@ -130,15 +110,16 @@ def build_statistics(
     order = ladder_order(list(rows))
     rungs: dict[str, Any] = {}
     for name in order:
-        vals = list(scores.get(name, {}).values())
-        lo, hi, method = mean_ci(vals, binary=binary)
+        # The interval is the one stored on the summary row (computed once, by summarize).
+        row = rows[name]
+        lo, hi, score = row.get("ci_low"), row.get("ci_high"), row.get("score")
         rungs[name] = {
-            "n": len(vals),
-            "score": sum(vals) / len(vals) if vals else None,
-            "ci_low": lo if vals else None,
-            "ci_high": hi if vals else None,
-            "method": method,
-            "half_width": (hi - lo) / 2 if vals else None,
+            "n": row.get("n", len(scores.get(name, {}))),
+            "score": score,
+            "ci_low": lo,
+            "ci_high": hi,
+            "method": row.get("ci_method") or ("wilson" if binary else "bootstrap"),
+            "half_width": (hi - lo) / 2 if lo is not None and hi is not None else None,
         }
     comparisons = []
     for i, name in enumerate(order):
@@ -153,6 +134,7 @@ def build_statistics(
         comparisons.append({"rung": name, "baseline": base, **c})
     for c, p in zip(comparisons, holm([c["p"] for c in comparisons]), strict=True):
         c["p_holm"] = p
+        c["p_holm_resolution"] = min(1.0, len(comparisons) * c["p_resolution"])
         c["verdict"] = verdict(c, alpha=alpha, min_gain=min_gain)
         c["text"] = describe(c, min_gain=min_gain)
     n_test = max((r["n"] for r in rungs.values()), default=0)
@@ -163,7 +145,7 @@ def build_statistics(
         "power": power,
         "min_gain": min_gain,
         "n_test": n_test,
-        "interval": "Wilson" if binary else "exact bootstrap (expanded percentile)",
+        "interval": METHOD_TEXT["wilson" if binary else "bootstrap"],
         "rungs": rungs,
         "comparisons": comparisons,
     }
@@ -175,7 +157,7 @@ def describe(c: dict[str, Any], *, min_gain: float) -> str:
     head = f"{c['rung']} vs {c['baseline']}: {pts:+.1f} points"
     if c["ci_low"] is not None:
         head += f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
-    head += f" on {c['n_pairs']} paired items, {c['test']} p={c['p']:.3g} (Holm {c['p_holm']:.3g})"
+    head += f" on {c['n_pairs']} paired items, {c['test']} {p_text(c)} (Holm {p_text(c, adjusted=True)})"
     v = c["verdict"]
     if v == "better":
         return f"{head}: a significant gain."
@@ -189,3 +171,10 @@ def describe(c: dict[str, Any], *, min_gain: float) -> str:
         f"{head}: too small to tell; this test size detects only {mde_txt}, "
         f"{c.get('required_n')} paired items would detect {100 * min_gain:.0f} points."
     )
+
+
+def p_text(c: dict[str, Any], *, adjusted: bool = False) -> str:
+    """A comparison's p-value as printed ("p=0.031", "p < 1e-10"), raw or Holm-adjusted."""
+    if adjusted:
+        return format_p(c["p_holm"], c.get("p_holm_resolution", 0.0))
+    return format_p(c["p"], c.get("p_resolution", 0.0))

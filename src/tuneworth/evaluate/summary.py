@@ -1,4 +1,8 @@
-"""Summarize per-item results into one row per rung (the ``summary.json`` contract)."""
+"""Summarize per-item results into one row per rung (the ``summary.json`` contract).
+
+The row's 95% interval is computed here, once (``stats.intervals.mean_interval``), and stored on
+the row; every view prints the stored bounds and never recomputes them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 from tuneworth.evaluate.metrics import BINARY
 from tuneworth.evaluate.textmetrics import text_breakdown
 from tuneworth.judge.judge import judge_counts
-from tuneworth.stats.score_ci import percentile, score_ci, wilson
+from tuneworth.stats.intervals import mean_interval, wilson
+from tuneworth.stats.percentile import percentile
 
 
 def summarize(
@@ -18,7 +23,7 @@ def summarize(
     scored = [r for r in items if r.get("error") is None and r.get("score") is not None]
     values = [float(r["score"]) for r in scored]
     n = len(values)
-    lo, hi = score_ci(values, binary=metric in BINARY, seed=seed)
+    ci = mean_interval(values, binary=metric in BINARY, seed=seed)
     lat = [float(r["latency_ms"]) for r in items]
     ok = [r for r in items if r.get("error") is None]
     return {
@@ -28,8 +33,9 @@ def summarize(
         "metric": metric,
         "n": n,
         "score": sum(values) / n if n else None,
-        "ci_low": lo if n else None,
-        "ci_high": hi if n else None,
+        "ci_low": ci.low if n else None,
+        "ci_high": ci.high if n else None,
+        "ci_method": ci.method,
         "validity_rate": sum(1 for r in scored if r.get("valid")) / n if n else None,
         "latency_p50_ms": round(percentile(lat, 50), 1),
         "latency_p95_ms": round(percentile(lat, 95), 1),

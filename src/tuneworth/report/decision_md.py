@@ -8,6 +8,7 @@ from typing import Any
 from tuneworth.decide.breakeven import fmt_volume
 from tuneworth.report.flips import flips_for_report
 from tuneworth.report.format import config_text
+from tuneworth.stats.intervals import interval_text
 
 
 def _cell(x: Any) -> str:
@@ -41,12 +42,11 @@ def render_decision_markdown(
     by_cost = {c["rung"]: c for c in costs["rungs"]}
     out += ["", "## Scores per rung", "", "| rung | chosen | score [95% CI] | n | valid | $ per 1k requests |", "|---|---|---|---|---|---|"]
     for r in summary["rungs"]:
-        s = stats["rungs"].get(r["name"], {})
-        score = "n/a" if s.get("score") is None else f"{s['score']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]"
+        score = interval_text(r["score"], r.get("ci_low"), r.get("ci_high"))  # the row's stored interval
         usd = by_cost.get(r["name"], {}).get("usd_per_1k")
         valid = "n/a" if r.get("validity_rate") is None else f"{r['validity_rate']:.0%}"
         out.append(
-            f"| {r['title']} | {_cell(config_text(r['config']))} | {score} | {s.get('n')} | {valid} | "
+            f"| {r['title']} | {_cell(config_text(r['config']))} | {score} | {r.get('n')} | {valid} | "
             + ("no price" if usd is None else f"${usd:.4f}")
             + " |"
         )

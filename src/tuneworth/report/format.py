@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.stats.intervals import interval_text
+
 COLUMNS = ["rung", "chosen", "score [95% CI]", "valid", "latency p50/p95", "tokens in/out", "errors"]
 
 
@@ -12,10 +14,7 @@ def config_text(config: dict[str, Any]) -> str:
 
 
 def cells(row: dict[str, Any]) -> list[str]:
-    if row["score"] is None:
-        score = "n/a"
-    else:
-        score = f"{row['score']:.3f} [{row['ci_low']:.2f}-{row['ci_high']:.2f}]"
+    score = interval_text(row["score"], row.get("ci_low"), row.get("ci_high"))
     valid = "n/a" if row["validity_rate"] is None else f"{row['validity_rate']:.0%}"
     lat = f"{row['latency_p50_ms'] / 1000:.1f}/{row['latency_p95_ms'] / 1000:.1f} s"
     toks = f"{row['prompt_tokens_mean'] or 0:.0f}/{row['completion_tokens_mean'] or 0:.1f}"

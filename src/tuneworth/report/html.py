@@ -15,9 +15,11 @@ from typing import Any
 from tuneworth.decide.breakeven import fmt_volume
 from tuneworth.decide.costs import section
 from tuneworth.decide.questions import audit_checks, learning_curve
+from tuneworth.decide.statistics import p_text
 from tuneworth.report import charts
 from tuneworth.report.flips import flips_for_report
 from tuneworth.report.format import config_text
+from tuneworth.stats.intervals import interval_text
 
 MAX_FLIPS = 40
 
@@ -89,19 +91,17 @@ def _questions(d: dict[str, Any]) -> str:
 
 
 def _rungs(summary: dict[str, Any]) -> str:
-    stats = summary["statistics"]["rungs"]
     costs = {c["rung"]: c for c in summary["costs"]["rungs"]}
     rows = []
     for r in summary["rungs"]:
-        s = stats.get(r["name"], {})
-        score = "n/a" if s.get("score") is None else f"{s['score']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]"
+        score = interval_text(r["score"], r.get("ci_low"), r.get("ci_high"))  # the row's stored interval
         c = costs.get(r["name"], {})
         rows.append(
             [
                 _e(r["title"]),
                 _e(config_text(r["config"])),
                 score,
-                str(s.get("n", r["n"])),
+                str(r["n"]),
                 _pct(r.get("validity_rate")),
                 f"{r['latency_p50_ms'] / 1000:.2f} / {r['latency_p95_ms'] / 1000:.2f} s",
                 f"{r.get('prompt_tokens_mean') or 0:.0f} / {r.get('completion_tokens_mean') or 0:.1f}",
@@ -140,7 +140,7 @@ def _comparisons(stats: dict[str, Any]) -> str:
                 f"{_e(c['rung'])} vs {_e(c['baseline'])}",
                 f"{100 * c['diff']:+.1f}" + (f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]" if c.get("ci_low") is not None else ""),
                 _e(c["test"]),
-                f"{c['p']:.3g} / {c['p_holm']:.3g}",
+                f"{_e(p_text(c))} / {_e(p_text(c, adjusted=True))}",
                 "—" if mde is None or mde >= 1 else f"{100 * mde:.1f}",
                 str(c.get("required_n", "")),
                 f'<span class="s-{"yes" if c["verdict"] == "better" else "no" if c["verdict"] != "too small to tell" else "unknown"}">{_e(c["verdict"])}</span>',
@@ -242,7 +242,6 @@ def render_html(
     d = summary["decision"]
     stats = summary["statistics"]
     sizes = summary.get("sizes") or {}
-    rows = [{**summary_row, **stats["rungs"].get(summary_row["name"], {})} for summary_row in summary["rungs"]]
     curve = learning_curve(section(header, "training"))
     body = [
         f"<h1>tuneworth: {_e(summary['task'])}</h1>",
@@ -252,7 +251,7 @@ def render_html(
         _verdict(d),
         _questions(d),
         "<h2>Scores per rung</h2>",
-        '<figure id="chart-scores">' + charts.scores_chart(rows, summary["metric"]) + "</figure>",
+        '<figure id="chart-scores">' + charts.scores_chart(summary["rungs"], summary["metric"]) + "</figure>",
         _rungs(summary),
         _trade(summary),
         "<h2>Is each gain real?</h2>",
