@@ -1,0 +1,1 @@
+"""The run record: typed models (``schema``), the writer and reader (``store``), version upgrades."""
