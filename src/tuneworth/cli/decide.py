@@ -110,7 +110,7 @@ def decide_cmd(
 @click.option("--json", "as_json", is_flag=True)
 def cost_cmd(**o: Any) -> None:
     """Break-even calculator: when does fine-tuning pay back? No run needed."""
-    from tuneworth.decide.breakeven import fmt_volume
+    from tuneworth.decide.breakeven import fmt_usd, fmt_volume
     from tuneworth.decide.calculator import scenario
     from tuneworth.decide.prices import load_prices
     from tuneworth.errors import ConfigError
@@ -176,9 +176,9 @@ def cost_cmd(**o: Any) -> None:
     for note in t["notes"]:
         click.echo(f"                ({note})")
     click.echo(
-        f"  fixed: compute ${f['compute_usd'] or 0:,.2f} ({f['compute_basis']}) + "
+        f"  fixed: compute {fmt_usd(f['compute_usd'] or 0)} ({f['compute_basis']}) + "
         f"{f['human_hours']['low']:g}-{f['human_hours']['high']:g} h x ${f['human_hourly_rate']:g} = "
-        f"${f['total_usd']['low']:,.0f}-${f['total_usd']['high']:,.0f}"
+        f"{fmt_usd(f['total_usd']['low'])}-{fmt_usd(f['total_usd']['high'])}"
     )
     if be["never"]:
         click.echo(f"break-even: never ({be['reason']})")

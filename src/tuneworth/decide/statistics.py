@@ -118,7 +118,7 @@ def build_statistics(
             "score": score,
             "ci_low": lo,
             "ci_high": hi,
-            "method": row.get("ci_method") or ("wilson" if binary else "bootstrap"),
+            "method": (row.get("interval") or {}).get("method") or ("wilson" if binary else "bootstrap"),
             "half_width": (hi - lo) / 2 if lo is not None and hi is not None else None,
         }
     comparisons = []

@@ -12,7 +12,7 @@ from typing import Any
 from tuneworth.evaluate.metrics import BINARY
 from tuneworth.evaluate.textmetrics import text_breakdown
 from tuneworth.judge.judge import judge_counts
-from tuneworth.stats.intervals import mean_interval, wilson
+from tuneworth.stats.intervals import LEVEL, mean_interval, wilson
 from tuneworth.stats.percentile import percentile
 
 
@@ -33,9 +33,10 @@ def summarize(
         "metric": metric,
         "n": n,
         "score": sum(values) / n if n else None,
+        "interval": ci.as_record() if n else None,
+        # The same bounds flat, for readers of the version-1 row shape (the typed row derives them).
         "ci_low": ci.low if n else None,
         "ci_high": ci.high if n else None,
-        "ci_method": ci.method,
         "validity_rate": sum(1 for r in scored if r.get("valid")) / n if n else None,
         "latency_p50_ms": round(percentile(lat, 50), 1),
         "latency_p95_ms": round(percentile(lat, 95), 1),
@@ -54,7 +55,8 @@ def pass_rate(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not passes:
         return {}
     lo, hi = wilson(sum(passes), len(passes))
-    return {"pass_rate": sum(passes) / len(passes), "pass_ci_low": lo, "pass_ci_high": hi}
+    interval = {"lo": lo, "hi": hi, "level": LEVEL, "method": "wilson"}
+    return {"pass_rate": sum(passes) / len(passes), "pass_interval": interval}
 
 
 def decoding_of(items: Sequence[dict[str, Any]]) -> str:

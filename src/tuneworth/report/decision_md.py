@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.breakeven import fmt_usd, fmt_volume
 from tuneworth.report.flips import flips_for_report
 from tuneworth.report.format import config_text
 from tuneworth.stats.intervals import interval_text
@@ -58,7 +58,7 @@ def render_decision_markdown(
         "",
         "## Costs and break-even",
         "",
-        f"- fine-tuning fixed costs: ${f['total_usd']['low']:,.0f}-${f['total_usd']['high']:,.0f} "
+        f"- fine-tuning fixed costs: {fmt_usd(f['total_usd']['low'])}-{fmt_usd(f['total_usd']['high'])} "
         f"(compute {f['compute_basis']}; {f['human_hours']['low']:g}-{f['human_hours']['high']:g} h x ${f['human_hourly_rate']:g})",
     ]
     be = costs.get("break_even")

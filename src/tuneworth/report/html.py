@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from tuneworth.decide.breakeven import fmt_volume
+from tuneworth.decide.breakeven import fmt_usd, fmt_volume
 from tuneworth.decide.costs import section
 from tuneworth.decide.questions import audit_checks, learning_curve
 from tuneworth.decide.statistics import p_text
@@ -161,9 +161,9 @@ def _costs(summary: dict[str, Any]) -> str:
     parts = [
         "<h2>Costs and break-even</h2>",
         "<p>Fixed costs of fine-tuning: "
-        f"compute {_usd(f['compute_usd'], 2)} ({_e(f['compute_basis'])}) + "
+        f"compute {_e(fmt_usd(f['compute_usd']))} ({_e(f['compute_basis'])}) + "
         f"{hours['low']:g}-{hours['high']:g} engineer hours x ${f['human_hourly_rate']:g} = "
-        f"<b>${f['total_usd']['low']:,.0f}-${f['total_usd']['high']:,.0f}</b> (middle ${f['total_usd']['mid']:,.0f}).</p>",
+        f"<b>{fmt_usd(f['total_usd']['low'])}-{fmt_usd(f['total_usd']['high'])}</b> (middle {fmt_usd(f['total_usd']['mid'])}).</p>",
     ]
     for note in f.get("notes") or []:
         parts.append(f'<p class="muted">{_e(note)}</p>')

@@ -40,6 +40,10 @@ class MeanInterval(NamedTuple):
     high: float
     method: str
 
+    def as_record(self) -> dict[str, Any]:
+        """The record's ``Interval`` fields (``record.schema.Interval``): lo, hi, level, method."""
+        return {"lo": self.low, "hi": self.high, "level": LEVEL, "method": self.method}
+
 
 def wilson(successes: Any, n: Any, z: float = Z95) -> tuple[Any, Any]:
     """Wilson score intervals for successes out of n: floats for scalars, arrays (numpy
