@@ -166,25 +166,27 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
 
     from tuneworth.errors import ConfigError
     from tuneworth.report.markdown import render_details
+    from tuneworth.report.render import load_run
     from tuneworth.report.terminal import results_table
-    from tuneworth.run.record import load_record
 
-    header, _items, summary = load_record(run_dir)
+    run = load_run(run_dir)
+    summary = run.summary
     if summary is None:
         raise ConfigError(
-            f"{run_dir} has no summary.json (status: {header.get('status')})",
+            f"{run_dir} has no summary.json (status: {run.header.status})",
             hint="the run did not finish; its items.jsonl holds what it completed",
         )
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(summary.model_dump_json(indent=2, exclude_none=True))
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
-    Console().print(Markdown(render_details(header, summary)))
+    Console().print(Markdown(render_details(run.header, summary)))
     if not no_html:
         from tuneworth.report.render import write_report
 
         report = write_report(run_dir)
-        click.echo(f"verdict: {report.summary['decision']['verdict']}")
+        assert report.summary.decision is not None
+        click.echo(f"verdict: {report.summary.decision.verdict}")
         click.echo(f"report: {report.html} (and {report.markdown.name})")
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from tuneworth.record.derived import Decision
 
 
 def _range(value: str | None, name: str) -> tuple[float, float] | None:
@@ -22,24 +25,24 @@ def _range(value: str | None, name: str) -> tuple[float, float] | None:
     return out
 
 
-def _print_decision(d: dict[str, Any]) -> None:
-    click.echo(click.style(d["verdict"], bold=True))
+def _print_decision(d: Decision) -> None:
+    click.echo(click.style(d.verdict, bold=True))
     click.echo("")
-    if d.get("scores"):
+    if d.scores:
         click.echo("Scores per rung (95% intervals):")
-        for line in d["scores"]:
+        for line in d.scores:
             click.echo(f"  {line}")
         click.echo("")
-    for q in d["questions"]:
-        click.echo(f"{q['question']}\n  {q['answer']}")
-        for e in q["evidence"]:
+    for q in d.questions:
+        click.echo(f"{q.question}\n  {q.answer}")
+        for e in q.evidence:
             click.echo(f"    · {e}")
-    if d.get("what_would_change"):
+    if d.what_would_change:
         click.echo("\nWhat would change the answer:")
-        for c in d["what_would_change"]:
+        for c in d.what_would_change:
             click.echo(f"  - {c}")
-    if d.get("sections_missing"):
-        click.echo(f"\nNot in this run: {', '.join(d['sections_missing'])}.")
+    if d.sections_missing:
+        click.echo(f"\nNot in this run: {', '.join(d.sections_missing)}.")
 
 
 @click.command("decide")
@@ -67,10 +70,10 @@ def decide_cmd(
 
         decision, econ = run_questionnaire(ask)
         if as_json:
-            click.echo(json.dumps({"decision": decision.to_dict(), "costs": econ}, indent=2))
+            click.echo(json.dumps({"decision": decision.model_dump(mode="json"), "costs": econ}, indent=2))
         else:
             click.echo("")
-            _print_decision(decision.to_dict())
+            _print_decision(decision)
         return
     from tuneworth.report.render import load_analysed
 
@@ -80,11 +83,12 @@ def decide_cmd(
         "cost_per_error": cost_per_error,
         "human_hourly_rate": hourly_rate,
     }
-    _header, _items, summary = load_analysed(run_dir, overrides)
+    _run, summary = load_analysed(run_dir, overrides)
     if as_json:
-        click.echo(json.dumps({k: summary[k] for k in ("decision", "statistics", "costs")}, indent=2))
+        click.echo(summary.model_dump_json(include={"decision", "statistics", "costs"}, indent=2))
         return
-    _print_decision(summary["decision"])
+    assert summary.decision is not None  # set by load_analysed
+    _print_decision(summary.decision)
 
 
 @click.command("cost")

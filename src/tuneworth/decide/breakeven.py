@@ -6,7 +6,8 @@ errors it avoids). "Never" when fine-tuning costs more per request and avoids no
 from __future__ import annotations
 
 import math
-from typing import Any
+
+from tuneworth.record.derived import BreakEven
 
 
 def break_even(
@@ -17,32 +18,25 @@ def break_even(
     payback_months: float = 12.0,
     score_gain: float | None = None,
     cost_per_error: float | None = None,
-) -> dict[str, Any]:
+) -> BreakEven:
     """Requests per month at which ``fixed_usd`` is repaid in ``payback_months``; None means never."""
     saving = base_usd_per_request - tuned_usd_per_request
     value = 0.0
     if cost_per_error is not None and score_gain is not None:
         value = max(0.0, score_gain) * cost_per_error  # errors avoided per request x their cost
     per_request = saving + value
-    out: dict[str, Any] = {
-        "fixed_usd": fixed_usd,
-        "saving_per_request": saving,
-        "value_per_request": value,
-        "payback_months": payback_months,
-    }
+    common = {"fixed_usd": fixed_usd, "saving_per_request": saving, "value_per_request": value, "payback_months": payback_months}
     if per_request <= 0:
-        out["requests_per_month"] = None
-        out["never"] = True
-        out["reason"] = "fine-tuning costs more per request than the cheaper rung" + (
+        reason = "fine-tuning costs more per request than the cheaper rung" + (
             " and avoids no priced errors" if value == 0 else ""
         )
-        return out
-    out["requests_per_month"] = fixed_usd / (per_request * payback_months)
-    out["never"] = False
-    out["reason"] = (
-        f"{fmt_usd(fixed_usd)} fixed / (${per_request * 1000:.4f} per 1k requests x {payback_months:g} months)"
+        return BreakEven(**common, requests_per_month=None, never=True, reason=reason)
+    return BreakEven(
+        **common,
+        requests_per_month=fixed_usd / (per_request * payback_months),
+        never=False,
+        reason=f"{fmt_usd(fixed_usd)} fixed / (${per_request * 1000:.4f} per 1k requests x {payback_months:g} months)",
     )
-    return out
 
 
 def monthly_cost(
