@@ -13,23 +13,8 @@ from tuneworth.providers.base import ChatRequest, Completion
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.run.climb import climb
-from tuneworth.run.record import SCHEMA_VERSION, load_record
-
-SUMMARY_KEYS = {
-    "name",
-    "config",
-    "n",
-    "score",
-    "ci_low",
-    "ci_high",
-    "validity_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "prompt_tokens_mean",
-    "completion_tokens_mean",
-    "errors",
-}
-
+from tuneworth.record.schema import SCHEMA_VERSION
+from tuneworth.record.store import load_record
 
 def _user(r: ChatRequest) -> str:
     return r.messages[-1]["content"]
@@ -45,25 +30,31 @@ def test_rules_variant_wins_when_only_it_works(label_task: Path, tmp_path: Path)
 
     task = load_task(label_task)
     result = climb(task, Model(FakeProvider(responder)), runs_dir=tmp_path / "runs")
-    header, items, summary = load_record(result.run_dir)
-    assert header["schema_version"] == SCHEMA_VERSION and header["status"] == "finished"
-    assert header["rungs"]["L1"]["chosen"] == {"variant": "rules"}
-    l1 = {c["config"]["variant"]: c["score"] for c in header["rungs"]["L1"]["validation"]}
+    run = load_record(result.run_dir)
+    header, items, summary = run.header, run.items, run.summary
+    assert header.schema_version == SCHEMA_VERSION and header.status == "finished"
+    assert header.rungs["L1"].chosen == {"variant": "rules"}
+    l1 = {c.config["variant"]: c.score for c in header.rungs["L1"].validation}
     assert l1["rules"] == 1.0 and l1["base"] == 0.0 and set(l1) == {"base", "format", "rules", "cot"}
     # Selection used validation items only; test items were scored only for the chosen configuration.
-    val_ids, test_ids = set(header["data"]["validation_ids"]), set(header["data"]["test_ids"])
+    val_ids, test_ids = set(header.data.validation_ids), set(header.data.test_ids)
     for it in items:
-        assert it["item_id"] in (val_ids if it["phase"] == "validation" else test_ids)
-        if it["phase"] == "test":
-            seen_test_in_selection.append(it["item_id"])
+        assert it.item_id in (val_ids if it.phase == "validation" else test_ids)
+        if it.phase == "test":
+            seen_test_in_selection.append(it.item_id)
     assert not val_ids & test_ids
-    n_rungs = len(summary["rungs"]) if summary else 0
+    assert summary is not None and summary == result.summary  # what the climb returned is what it wrote
+    n_rungs = len(summary.rungs)
     assert len(seen_test_in_selection) == n_rungs * len(test_ids)  # one chosen config per rung
-    assert summary is not None
-    row = summary["rungs"][0]
-    assert set(row) >= SUMMARY_KEYS
-    assert row["score"] == 1.0 and row["n"] == 15 and row["errors"] == 0 and row["ci_low"] < 1.0
-    assert row["metrics"] == {"unparseable": 0}
+    row = summary.rungs[0]
+    assert row.score == 1.0 and row.n == 15 and row.errors == 0
+    assert row.interval is not None and row.interval.method == "wilson" and row.interval.lo < 1.0
+    assert row.metrics == {"unparseable": 0}
+    # Rung metadata on every row and rung record, so readers never test names.
+    assert [(r.order, r.cost_class, r.trains) for r in summary.rungs] == [
+        (1, "prompt", False), (2, "prompt", False), (3, "retrieval", False)
+    ]
+    assert summary.rungs[2].fixes == header.rungs["L3"].fixes == "behaviour"  # no docs: dynamic few-shot
     assert (result.run_dir / "summary.md").read_text().count("| L") == n_rungs
 
 
@@ -79,15 +70,15 @@ def test_fewshot_nearest_wins_and_demos_come_from_train(label_task: Path, tmp_pa
         # Copy the label of the last demonstration: right only when neighbours share the label.
         return demos[-1]
 
-    from tuneworth.run.climb import load_split
+    from tuneworth.data.load import load_split
 
     split, _ = load_split(task)
     train_inputs.update(e.input for e in split.train)
     result = climb(task, Model(FakeProvider(responder)), runs_dir=tmp_path / "runs", rungs=["L2"])
-    header, _, _ = load_record(result.run_dir)
-    chosen = header["rungs"]["L2"]["chosen"]
+    header = load_record(result.run_dir).header
+    chosen = header.rungs["L2"].chosen
     assert chosen["selection"] == "nearest"
-    assert len(header["rungs"]["L2"]["validation"]) == 4  # coordinate search: 3 selections + 1 other k
+    assert len(header.rungs["L2"].validation) == 4  # coordinate search: 3 selections + 1 other k
 
 
 class FlakyProvider:
@@ -107,13 +98,13 @@ class FlakyProvider:
 def test_provider_errors_are_counted_apart(label_task: Path, tmp_path: Path) -> None:
     task = load_task(label_task)
     result = climb(task, Model(FlakyProvider(), batch_size=1), runs_dir=tmp_path / "runs", rungs=["L1"])
-    row = result.summary["rungs"][0]
-    _, items, _ = load_record(result.run_dir)
-    errored = [i for i in items if i["error"]]
-    assert errored and all(i["score"] is None for i in errored)
-    assert row["errors"] == sum(1 for i in errored if i["phase"] == "test")
-    assert row["score"] == 1.0  # errors are not scored as wrong answers
-    assert row["n"] + row["errors"] == 15
+    row = result.summary.rungs[0]
+    items = load_record(result.run_dir).items
+    errored = [i for i in items if i.error]
+    assert errored and all(i.score is None for i in errored)
+    assert row.errors == sum(1 for i in errored if i.phase == "test")
+    assert row.score == 1.0  # errors are not scored as wrong answers
+    assert row.n + row.errors == 15
 
 
 def test_items_are_appended_as_they_finish(label_task: Path, tmp_path: Path) -> None:

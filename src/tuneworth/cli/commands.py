@@ -84,24 +84,25 @@ def climb_cmd(
     from tuneworth.config.task import find_task_file, load_task
     from tuneworth.errors import ConfigError
     from tuneworth.providers.registry import resolve_model
+    from tuneworth.record.store import sections_dict
     from tuneworth.report.terminal import RichProgress, results_table
     from tuneworth.run.climb import climb
     from tuneworth.rungs import RUNGS
 
     if resume_dir is not None:
-        from tuneworth.run.resume import read_header
+        from tuneworth.record.store import read_header
 
         if out is not None or fresh:
             raise ConfigError("--resume cannot be combined with --out or --fresh")
         old = read_header(resume_dir)
-        previous = old.get("resume") or {}
-        task = task or (Path(previous["task_file"]) if previous.get("task_file") else None)
+        task_file = old.resume.task_file if old.resume else None
+        task = task or (Path(task_file) if task_file else None)
         if task is None:
             raise ConfigError(f"{resume_dir} does not record its task file", hint="pass TASK as well")
-        model = model or old.get("model", {}).get("spec")
-        seed = seed if seed is not None else old.get("seed")
-        rungs = rungs or ",".join(previous.get("rungs") or []) or None
-        limit = limit if limit is not None else previous.get("limit")
+        model = model or old.model.spec
+        seed = seed if seed is not None else old.seed
+        rungs = rungs or (",".join(old.resume.rungs) if old.resume else None) or None
+        limit = limit if limit is not None else (old.resume.limit if old.resume else None)
     if task is None:
         raise click.UsageError("missing argument TASK (a task directory or .toml file)")
     t = load_task(task, model=model, seed=seed)
@@ -134,9 +135,9 @@ def climb_cmd(
         task_file=find_task_file(task),
     )
     if as_json:
-        click.echo(json.dumps(result.summary, indent=2))
+        click.echo(json.dumps(sections_dict(result.summary), indent=2))
     else:
-        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(sections_dict(result.summary)))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
     from tuneworth.errors import RunFailed
@@ -195,7 +196,7 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
 def validate_cmd(task: Path) -> None:
     """Check a task file and its data without running any model."""
     from tuneworth.config.task import load_task
-    from tuneworth.run.climb import load_split
+    from tuneworth.data.load import load_split
 
     t = load_task(task)
     _split, info = load_split(t)
@@ -206,7 +207,7 @@ def validate_cmd(task: Path) -> None:
     from tuneworth.decoding.labels import check_label_tokenization
 
     check_label_tokenization(t)  # labels a local model's tokenizer cannot tell apart: an error here
-    sizes = info["sizes"]
+    sizes = info.sizes
     click.echo(
         f"{t.name}: ok · output {t.output.kind} · metric {t.primary_metric} · "
         f"train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}"

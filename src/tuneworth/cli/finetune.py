@@ -63,16 +63,18 @@ def _run(
         progress=RichProgress(console),
         log=lambda s: console.print(f"  {s}"),
     )
-    training = result.summary.get("training", {})
+    from tuneworth.record.store import sections_dict
+
+    training = result.summary.training
     if as_json:
-        click.echo(json.dumps(result.summary, indent=2))
+        click.echo(json.dumps(sections_dict(result.summary), indent=2, ensure_ascii=False))
     else:
-        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
-        if training.get("trained"):
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(sections_dict(result.summary)))
+        if training is not None and training.trained:
             console.print(
-                f"fine-tuned {training['model_id']} in {training.get('seconds')} s, "
-                f"{training.get('trained_tokens')} trained tokens"
-                + (" (reused an identical earlier training)" if training.get("reused") else "")
+                f"fine-tuned {training.model_id} in {training.seconds} s, "
+                f"{training.trained_tokens} trained tokens"
+                + (" (reused an identical earlier training)" if training.reused else "")
             )
     console.print(f"run record: {result.run_dir}")
     return result, m, console
@@ -107,7 +109,9 @@ def _with_common(f: Any) -> Any:
 @click.option("--model", help="Base model as provider/name (overrides the task file).")
 @click.option("--seed", type=int, help="Seed for the split and training.")
 @click.option(
-    "--learning-curve", is_flag=True, help="Also fine-tune on 25 % and 50 % of train and score each."
+    "--learning-curve",
+    is_flag=True,
+    help="Also fine-tune on 25 % and 50 % of train and score each (rungs.L4.learning_curve).",
 )
 @_with_common
 def tune_cmd(
@@ -124,21 +128,17 @@ def tune_cmd(
     from tuneworth.config.task import load_task
 
     t = load_task(task, model=model, seed=seed)
-    result, m, console = _run(t, None, runs_dir, out, no_cache, as_json)
-    if learning_curve:
-        from tuneworth.finetune.curve import learning_curve as curve
-        from tuneworth.finetune.curve import write_curve
-        from tuneworth.report.terminal import RichProgress
-
-        points = curve(t, m, progress=RichProgress(console))
-        write_curve(result.run_dir / "learning_curve.json", points)
-        for p in points:
-            if p.get("skipped"):
-                console.print(f"  {p['fraction']:>4.0%} of train: skipped ({p['skipped']})")
-                continue
+    if learning_curve:  # part of the run record's training section, so the decision reads it
+        t.rungs.L4.learning_curve = True
+    result, _, console = _run(t, None, runs_dir, out, no_cache, as_json)
+    training = result.summary.training
+    for p in (training.learning_curve or []) if training is not None else []:
+        if p.skipped:
+            console.print(f"  {p.fraction:>4.0%} of train: skipped ({p.skipped})")
+        elif p.score is not None and p.interval is not None:
             console.print(
-                f"  {p['fraction']:>4.0%} of train ({p['train_examples']} examples): "
-                f"{p['score']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
+                f"  {p.fraction:>4.0%} of train ({p.train_examples} examples): "
+                f"{p.score:.3f} [{p.interval.lo:.3f}, {p.interval.hi:.3f}]"
             )
 
 

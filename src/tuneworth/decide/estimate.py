@@ -176,7 +176,7 @@ def _planned_decodings(task: Any, schema: dict[str, Any] | None) -> list[str]:
 
 def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     """The estimate for a loaded Task (no model is loaded or called)."""
-    from tuneworth.run.climb import load_split
+    from tuneworth.data.load import load_split
     from tuneworth.rungs import RUNGS, load_rung
     from tuneworth.rungs.base import RunContext
 
@@ -215,7 +215,7 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     return {
         "task": task.name,
         "model": model,
-        "sizes": info["sizes"],
+        "sizes": info.sizes,
         "rungs": rows,
         "training": training,
         "judge": judge,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.data.example import Example
@@ -18,49 +17,12 @@ from tuneworth.evaluate.parse import parse_answer
 from tuneworth.evaluate.textmetrics import EmbeddingSimilarity, score_free_text
 from tuneworth.providers.base import Completion
 from tuneworth.providers.model import Model
+from tuneworth.record.schema import ItemResult, Phase
 from tuneworth.run.resume import item_key
 from tuneworth.rungs.base import RunContext, Strategy
 
 if TYPE_CHECKING:
     from tuneworth.judge.judge import Judge
-
-
-@dataclass
-class ItemResult:
-    rung: str
-    phase: str
-    config: dict[str, Any]
-    item_id: str
-    output: str
-    score: float | None
-    valid: bool
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: float
-    error: str | None = None
-    finish_reason: str = "stop"
-    details: dict[str, Any] = field(default_factory=dict)
-    cached: bool = False
-    decoding: str = "free"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rung": self.rung,
-            "phase": self.phase,
-            "config": self.config,
-            "item_id": self.item_id,
-            "output": self.output,
-            "score": self.score,
-            "valid": self.valid,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_ms": round(self.latency_ms, 2),
-            "error": self.error,
-            "finish_reason": self.finish_reason,
-            "details": self.details,
-            "cached": self.cached,
-            "decoding": self.decoding,
-        }
 
 
 class Scorer:
@@ -118,7 +80,7 @@ class Evaluator:
         *,
         sink: Callable[[ItemResult], None] | None = None,
         advance: Callable[[int], None] | None = None,
-        finished: dict[str, dict[str, Any]] | None = None,
+        finished: dict[str, ItemResult] | None = None,
         judge: Judge | None = None,
     ) -> None:
         self.finished = finished or {}
@@ -131,7 +93,7 @@ class Evaluator:
         self.advance = advance
 
     def run(
-        self, strategies: Sequence[Strategy], items: Sequence[Example], phase: str
+        self, strategies: Sequence[Strategy], items: Sequence[Example], phase: Phase
     ) -> list[list[ItemResult]]:
         """Results per strategy (in item order) for every strategy x item."""
         pairs = [(s, ex) for s in strategies for ex in items]
@@ -142,7 +104,7 @@ class Evaluator:
             if prior is None:
                 todo.append(i)
                 continue
-            results[i] = ItemResult(**{f.name: prior[f.name] for f in fields(ItemResult) if f.name in prior})
+            results[i] = prior
             if self.advance is not None:
                 self.advance(1)
         requests = [pairs[i][0].request(pairs[i][1], self.ctx.task) for i in todo]
@@ -169,42 +131,23 @@ class Evaluator:
             out.append([r for r in chunk if r is not None])
         return out
 
-    def _result(self, s: Strategy, ex: Example, c: Completion, phase: str) -> ItemResult:
+    def _result(self, s: Strategy, ex: Example, c: Completion, phase: Phase) -> ItemResult:
+        common: dict[str, Any] = {
+            "rung": s.rung, "phase": phase, "config": s.config, "item_id": ex.id,
+            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms,
+        }
         if c.error is not None:
             return ItemResult(
-                s.rung,
-                phase,
-                s.config,
-                ex.id,
-                "",
-                None,
-                False,
-                c.prompt_tokens,
-                c.completion_tokens,
-                c.latency_ms,
-                error=c.error,
-                finish_reason="error",
+                **common, output="", score=None, valid=False, error=c.error, finish_reason="error",
                 decoding=s.decoding,
             )
         sc = self.scorer.score(ex, c.text, s.cot)
-        result = ItemResult(
-            s.rung,
-            phase,
-            s.config,
-            ex.id,
-            c.text,
-            sc.value,
-            sc.valid,
-            c.prompt_tokens,
-            c.completion_tokens,
-            c.latency_ms,
-            finish_reason=c.finish_reason,
-            details=sc.details,
+        return ItemResult(
+            **common, output=c.text, score=sc.value, valid=sc.valid, finish_reason=c.finish_reason,
+            details=sc.details, cached=bool(c.meta.get("cached")),
+            # What the provider actually did (an API may have fallen back), else what was asked for.
+            decoding=str(c.meta.get("decoding") or s.decoding),
         )
-        result.cached = bool(c.meta.get("cached"))
-        # What the provider actually did (an API may have fallen back), else what was asked for.
-        result.decoding = str(c.meta.get("decoding") or s.decoding)
-        return result
 
     def _judge(self, pairs: Sequence[tuple[Strategy, Example]], results: list[ItemResult | None]) -> None:
         assert self.judge is not None

@@ -47,7 +47,7 @@ def prepare(task: Task, out_dir: Path, fraction: float = 1.0) -> dict[str, Any]:
 
     ``fraction`` < 1 keeps a seeded random subset of train (the learning curve); validation stays whole.
     """
-    from tuneworth.run.climb import load_split
+    from tuneworth.data.load import load_split
 
     split, info = load_split(task)
     train = list(split.train)
@@ -65,5 +65,5 @@ def prepare(task: Task, out_dir: Path, fraction: float = 1.0) -> dict[str, Any]:
         "validation": len(split.validation),
         "test": len(split.test),
         "fraction": fraction,
-        "fingerprints": info["fingerprints"],
+        "fingerprints": info.fingerprints,
     }

@@ -9,6 +9,7 @@ stream ``list_events`` into the progress display, list checkpoints, and on Ctrl-
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -60,48 +61,73 @@ def _confirm_cancel(job_id: str) -> bool:
         return True
 
 
-def run_job(
-    task: Task,
-    base: str,
-    train: Path,
-    validation: Path | None,
-    hp: Hyperparameters,
-    progress: Any = None,
-    *,
-    client: Any = None,
-    on_event: Callable[[str], None] | None = None,
-    confirm: Callable[[str], bool] = _confirm_cancel,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[str, dict[str, Any]]:
-    """Run one fine-tuning job to the end; return (model spec ``openai/ft:...``, ``training`` section)."""
+def _sleep(seconds: float) -> None:
+    """Between polls (a module function, so a test can stand in for a crash mid-poll)."""
+    time.sleep(seconds)
+
+
+def _upload_and_create(
+    client: Any, task: Task, base: str, train: Path, validation: Path | None, hp: Hyperparameters
+) -> Any:
+    with open(train, "rb") as f:
+        train_id = client.files.create(file=f, purpose="fine-tune").id
+    valid_id = None
+    if validation is not None:
+        with open(validation, "rb") as f:
+            valid_id = client.files.create(file=f, purpose="fine-tune").id
+    return client.fine_tuning.jobs.create(
+        model=base,
+        training_file=train_id,
+        validation_file=valid_id,
+        suffix=task.rungs.L4.suffix,
+        seed=hp.seed,
+        hyperparameters=_hyper(hp),
+    )
+
+
+def _hyper(hp: Hyperparameters) -> dict[str, Any]:
+    return {"n_epochs": hp.n_epochs, "batch_size": hp.batch_size, "learning_rate_multiplier": hp.learning_rate_multiplier}
+
+
+def _reattach(client: Any, job_file: Path | None, base: str, say: Callable[[str], None]) -> Any:
+    """The job an earlier, interrupted run of this climb started, if it can still deliver a model."""
     import openai
 
-    client = client or make_client(task)
-    say = on_event or (lambda s: None)
-    note = getattr(progress, "note", None)
+    if job_file is None or not job_file.is_file():
+        return None
     try:
-        with open(train, "rb") as f:
-            train_id = client.files.create(file=f, purpose="fine-tune").id
-        valid_id = None
-        if validation is not None:
-            with open(validation, "rb") as f:
-                valid_id = client.files.create(file=f, purpose="fine-tune").id
-        hyper = {
-            "n_epochs": hp.n_epochs,
-            "batch_size": hp.batch_size,
-            "learning_rate_multiplier": hp.learning_rate_multiplier,
-        }
-        job = client.fine_tuning.jobs.create(
-            model=base,
-            training_file=train_id,
-            validation_file=valid_id,
-            suffix=task.rungs.L4.suffix,
-            seed=hp.seed,
-            hyperparameters=hyper,
-        )
-    except openai.APIError as e:
-        raise _api_error("creating the fine-tuning job", e) from None
-    say(f"fine-tuning job {job.id} created ({job.status})")
+        saved = json.loads(job_file.read_text(encoding="utf-8"))
+        job_id, saved_base, saved_url = saved["job_id"], saved["base_model"], saved["base_url"]
+    except (ValueError, KeyError, TypeError):
+        return None  # not ours, or torn: start a fresh job
+    if saved_base != base or saved_url != str(client.base_url):
+        return None
+    try:
+        job = client.fine_tuning.jobs.retrieve(job_id)
+    except openai.APIError:
+        return None  # gone from the server
+    if job.status in ("failed", "cancelled"):
+        return None
+    say(f"re-attached to fine-tuning job {job.id} ({job.status})")
+    return job
+
+
+def _remember(job_file: Path | None, job: Any, base: str, client: Any) -> None:
+    """Write the job id into the run directory before polling, so a crash can re-attach to it."""
+    if job_file is None:
+        return
+    from tuneworth.record.store import write_json_atomic
+
+    write_json_atomic(job_file, {"job_id": job.id, "base_model": base, "base_url": str(client.base_url)})
+
+
+def _watch(
+    client: Any, job: Any, task: Task, say: Callable[[str], None], note: Any, confirm: Callable[[str], bool],
+    sleep: Callable[[float], None],
+) -> tuple[Any, int]:
+    """Poll until the job ends, streaming its events; returns (job, number of events seen)."""
+    import openai
+
     seen: set[str] = set()
     try:
         while True:
@@ -113,7 +139,7 @@ def run_job(
                     if note is not None:
                         note(f"L4 job {job.id}: {ev.message}"[:120])
             if job.status in TERMINAL:
-                break
+                return job, len(seen)
             sleep(task.rungs.L4.poll_seconds)
             job = client.fine_tuning.jobs.retrieve(job.id)
     except KeyboardInterrupt:
@@ -122,10 +148,14 @@ def run_job(
             raise TrainingCancelled(f"fine-tuning job {job.id} cancelled") from None
         raise TrainingCancelled(
             f"stopped watching fine-tuning job {job.id}; it keeps running on the server",
-            hint="score it later with `tuneworth eval TASK --model openai/<its fine_tuned_model>`",
+            hint="re-run the same climb to re-attach to it, or score it later with "
+            "`tuneworth eval TASK --model openai/<its fine_tuned_model>`",
         ) from None
     except openai.APIError as e:
         raise _api_error(f"watching fine-tuning job {job.id}", e) from None
+
+
+def _check_outcome(job: Any) -> None:
     if job.status == "failed":
         err = job.error
         code = getattr(err, "code", None) or "unknown"
@@ -137,6 +167,11 @@ def run_job(
         )
     if job.status == "cancelled":
         raise TrainingCancelled(f"fine-tuning job {job.id} was cancelled on the server")
+
+
+def _checkpoints(client: Any, job: Any, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    import openai
+
     checkpoints = []
     try:
         for c in client.fine_tuning.jobs.checkpoints.list(job.id).data:
@@ -148,6 +183,42 @@ def run_job(
         pass  # some compatible servers have no checkpoints endpoint
     for c in checkpoints:
         say(f"checkpoint {c['model']} at step {c['step']}")
+    return sorted(checkpoints, key=lambda c: c["step"])
+
+
+def run_job(
+    task: Task,
+    base: str,
+    train: Path,
+    validation: Path | None,
+    hp: Hyperparameters,
+    progress: Any = None,
+    *,
+    client: Any = None,
+    on_event: Callable[[str], None] | None = None,
+    confirm: Callable[[str], bool] = _confirm_cancel,
+    sleep: Callable[[float], None] | None = None,
+    job_file: Path | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Run one fine-tuning job to the end; return (model spec ``openai/ft:...``, ``training`` section).
+
+    ``job_file``: where the job's id is written before polling (the run directory's); when it names
+    a job of the same base model and server that has not failed or been cancelled, that job is
+    re-attached to instead of a new (paid) one being created."""
+    import openai
+
+    client = client or make_client(task)
+    say = on_event or (lambda s: None)
+    job = _reattach(client, job_file, base, say)
+    if job is None:
+        try:
+            job = _upload_and_create(client, task, base, train, validation, hp)
+        except openai.APIError as e:
+            raise _api_error("creating the fine-tuning job", e) from None
+        say(f"fine-tuning job {job.id} created ({job.status})")
+        _remember(job_file, job, base, client)
+    job, events = _watch(client, job, task, say, getattr(progress, "note", None), confirm, sleep or _sleep)
+    _check_outcome(job)
     model = job.fine_tuned_model
     training = {
         "model_id": model,
@@ -158,8 +229,8 @@ def run_job(
         "base_url": str(client.base_url),
         "seconds": (job.finished_at - job.created_at) if job.finished_at else None,
         "trained_tokens": job.trained_tokens,
-        "hyperparameters": job.hyperparameters.model_dump() if job.hyperparameters else hyper,
-        "checkpoints": sorted(checkpoints, key=lambda c: c["step"]),
-        "events": len(seen),
+        "hyperparameters": job.hyperparameters.model_dump() if job.hyperparameters else _hyper(hp),
+        "checkpoints": _checkpoints(client, job, say),
+        "events": events,
     }
     return f"openai/{model}", training

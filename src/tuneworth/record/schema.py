@@ -213,33 +213,37 @@ class TrainingSection(Strict):
     job_id: str | None = None
     seconds: float | None = None
     trained_tokens: int | None = None
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
     best: dict[str, Any] | None = None
-    checkpoints: list[dict[str, Any]] = Field(default_factory=list)
-    dropped: list[Any] = Field(default_factory=list)
-    stopped_early: bool = False
+    checkpoints: list[dict[str, Any]] | None = None
+    dropped: list[Any] | None = None
+    stopped_early: bool | None = None
     events: int | None = None
     prompt_tokens_per_request: float | None = None
     learning_curve: list[CurvePoint] | None = None
 
 
 class DiagnosisSection(Strict):
-    """Knowledge or behaviour: per test item, the first rung that got it right (``run/diagnosis``)."""
+    """Knowledge or behaviour: per test item, the first rung that got it right (``run/diagnosis``).
+
+    With fewer than two rungs scored only ``note`` is set; the counts are absent (None), not zero."""
 
     rungs: list[str]
     pass_rule: str
     n: int
     note: str | None = None
-    knowledge_rungs: list[str] = Field(default_factory=list)
-    counts: dict[str, int] = Field(default_factory=dict)
+    knowledge_rungs: list[str] | None = None
+    counts: dict[str, int] | None = None
     failing: int | None = None
-    shares: dict[str, float | None] = Field(default_factory=dict)
-    fixed_by: dict[str, Any] = Field(default_factory=dict)
-    regressed: Any = None
-    items: dict[str, Any] = Field(default_factory=dict)
+    shares: dict[str, float | None] | None = None
+    fixed_by: dict[str, int] | None = None
+    regressed: int | None = None
+    items: dict[str, str] | None = None
+    """Per test item id: ok, knowledge, behaviour, unfixed or unknown."""
     verdict: str | None = None
     fields: dict[str, Any] | None = None
+    """The same reading per JSON field (counts, shares, fixed_by, regressed; no items)."""
 
 
 class FlipsSection(Strict):

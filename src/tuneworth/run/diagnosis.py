@@ -18,10 +18,11 @@ the others need only the format. Reads only the record's items, like every repor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-KNOWLEDGE_RUNGS = frozenset({"L3"})
+from tuneworth.record.schema import DiagnosisSection, ItemResult
+
 CAUSES = ("knowledge", "behaviour", "unfixed")
 
 
@@ -66,27 +67,33 @@ def _classify(
 
 
 def diagnose(
-    items: Sequence[dict[str, Any]],
+    items: Sequence[ItemResult],
     rung_order: Sequence[str],
     test_ids: Sequence[str],
-    knowledge_rungs: frozenset[str] | set[str] = KNOWLEDGE_RUNGS,
-) -> dict[str, Any]:
+    knowledge_rungs: Collection[str],
+) -> DiagnosisSection:
     """The ``diagnosis`` section of the record from its test-phase items.
 
-    ``knowledge_rungs``: rungs whose fixes count as knowledge (L3, unless it ran dynamic few-shot
-    for lack of documents: demonstrations fix behaviour).
+    ``knowledge_rungs``: rungs whose fixes count as knowledge (each rung's ``fixes`` metadata for this
+    run: L3 with documents; dynamic few-shot demonstrations fix behaviour).
     """
+    return DiagnosisSection.model_validate(_diagnose(items, rung_order, test_ids, set(knowledge_rungs)))
+
+
+def _diagnose(
+    items: Sequence[ItemResult], rung_order: Sequence[str], test_ids: Sequence[str], knowledge_rungs: set[str]
+) -> dict[str, Any]:
     outcome: dict[str, dict[str, bool | None]] = {r: {} for r in rung_order}
     by_field: dict[str, dict[str, dict[str, bool | None]]] = {}
     for it in items:
-        if it.get("phase") != "test" or it.get("rung") not in outcome:
+        if it.phase != "test" or it.rung not in outcome:
             continue
-        outcome[it["rung"]][it["item_id"]] = _passes(it.get("score"))
-        fields = (it.get("details") or {}).get("fields")
+        outcome[it.rung][it.item_id] = _passes(it.score)
+        fields = it.details.get("fields")
         if isinstance(fields, dict):
             for f, ok in fields.items():
                 per = by_field.setdefault(f, {r: {} for r in rung_order})
-                per[it["rung"]][it["item_id"]] = None if it.get("score") is None else bool(ok)
+                per[it.rung][it.item_id] = None if it.score is None else bool(ok)
     rungs = [r for r in rung_order if outcome[r]]
     result: dict[str, Any] = {"rungs": rungs, "pass_rule": "score == 1 (every field right)", "n": len(test_ids)}
     if len(rungs) < 2:

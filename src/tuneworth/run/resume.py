@@ -20,10 +20,13 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from tuneworth.errors import ConfigError
+from tuneworth.record.schema import ItemResult, RunHeader
+from tuneworth.record.store import item_line, read_items
 
 try:  # POSIX; elsewhere runs are simply not locked.
     import fcntl
@@ -36,12 +39,12 @@ def item_key(rung: str, phase: str, config: dict[str, Any], item_id: str) -> str
     return json.dumps([rung, phase, config, item_id], sort_keys=True, ensure_ascii=False)
 
 
-def run_fingerprint(header: dict[str, Any], rungs: list[str], limit: int | None) -> str:
+def run_fingerprint(header: RunHeader, rungs: list[str], limit: int | None) -> str:
     """Hash of everything that decides which items a climb asks for and how."""
     payload = {
-        "config": header["config"],
-        "model": header["model"],
-        "fingerprints": header["data"]["fingerprints"],
+        "config": header.config,
+        "model": header.model.model_dump(mode="json"),
+        "fingerprints": header.data.fingerprints,
         "rungs": rungs,
         "limit": limit,
     }
@@ -83,49 +86,23 @@ def is_locked(run_dir: Path) -> bool:
     return True
 
 
-def read_header(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "record.json"
-    if not path.is_file():
-        raise ConfigError(
-            f"{run_dir} is not a run directory (no record.json)", hint="pass a directory under runs/"
-        )
-    try:
-        header: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}:{e.lineno}: corrupt run record ({e.msg})") from None
-    return header
+def repair_items(path: Path) -> list[ItemResult]:
+    """Finished items in ``path``; rewrites the file (atomically) without a torn tail or errored items.
 
-
-def repair_items(path: Path) -> list[dict[str, Any]]:
-    """Finished items in ``path``; rewrites the file (atomically) without a torn tail or errored items."""
-    if not path.is_file():
-        return []
-    kept: list[dict[str, Any]] = []
-    lines = path.read_bytes().split(b"\n")
-    changed = lines[-1] != b""  # no final newline: the last write was torn
-    for raw in lines[:-1] if not changed else lines:
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except json.JSONDecodeError:
-            changed = True  # only a crash mid-write leaves this, and only on the last line
-            continue
-        if item.get("error"):
-            changed = True
-            continue
-        kept.append(item)
-    if changed:
+    A bad line inside the file (not the last) is corruption, not a crash: a ``RecordError``."""
+    items, changed = read_items(path)
+    kept = [i for i in items if not i.error]
+    if changed or len(kept) != len(items):
         fd, tmp = tempfile.mkstemp(prefix=".items.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for item in kept:
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                f.write(item_line(item))
         os.replace(tmp, path)
     return kept
 
 
-def finished_items(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {item_key(i["rung"], i["phase"], i["config"], i["item_id"]): i for i in items}
+def finished_items(items: list[ItemResult]) -> dict[str, ItemResult]:
+    return {item_key(i.rung, i.phase, i.config, i.item_id): i for i in items}
 
 
 def find_resumable(runs_dir: Path, task_name: str, fingerprint: str) -> Path | None:
@@ -150,20 +127,21 @@ def find_resumable(runs_dir: Path, task_name: str, fingerprint: str) -> Path | N
     return newest[1]
 
 
-def check_resumable(run_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+def check_resumable(run_dir: Path, old: RunHeader, new: RunHeader) -> None:
     """Refuse to resume a run made with another task, data, model or options (naming what differs)."""
-    if old.get("resume", {}).get("fingerprint") == new["resume"]["fingerprint"]:
+    assert new.resume is not None
+    if old.resume is not None and old.resume.fingerprint == new.resume.fingerprint:
         return
-    if "resume" not in old:
+    if old.resume is None:
         raise ConfigError(
             f"{run_dir} was not written by a resumable climb", hint="start a new run (omit --resume)"
         )
-    parts = {
-        "task config": lambda h: h.get("config"),
-        "model": lambda h: h.get("model"),
-        "data": lambda h: h.get("data", {}).get("fingerprints"),
-        "--rungs": lambda h: h.get("resume", {}).get("rungs"),
-        "--limit": lambda h: h.get("resume", {}).get("limit"),
+    parts: dict[str, Callable[[RunHeader], Any]] = {
+        "task config": lambda h: h.config,
+        "model": lambda h: h.model,
+        "data": lambda h: h.data.fingerprints,
+        "--rungs": lambda h: h.resume.rungs if h.resume else None,
+        "--limit": lambda h: h.resume.limit if h.resume else None,
     }
     changed = [name for name, get in parts.items() if get(old) != get(new)]
     raise ConfigError(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuneworth.rungs.base import Rung
 
 # Rung name -> "module:class". Adding a rung is one new module and one line here.
 RUNGS = {
@@ -14,6 +17,8 @@ RUNGS = {
 }
 
 
-def load_rung(name: str) -> Any:
+def load_rung(name: str) -> Rung:
+    """A fresh instance of the registered rung ``name``."""
     module, _, cls = RUNGS[name].partition(":")
-    return getattr(import_module(module), cls)()
+    rung: Rung = getattr(import_module(module), cls)()
+    return rung

@@ -17,13 +17,16 @@ from typing import Any
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
-from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import RunContext, Rung, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompting import PromptingRung
 
 
-class FewShotRung:
+class FewShotRung(Rung):
     name = "L2"
     title = "L2 few-shot"
+    fixes = "behaviour"
+    cost_class = "prompt"
+    order = 2
 
     def __init__(self) -> None:
         self._index: tuple[list[Example], EmbeddingNeighbours] | None = None
@@ -35,7 +38,7 @@ class FewShotRung:
         return self._index[1]
 
     def base_strategy(self, ctx: RunContext) -> Strategy:
-        chosen = ctx.chosen.get("L1")
+        chosen = ctx.chosen.get(PromptingRung.name)
         if chosen is not None and not chosen.cot:
             return chosen
         plain = [s for s in PromptingRung().strategies(ctx) if not s.cot]
@@ -121,7 +124,7 @@ class FewShotRung:
             return kept
 
         config: dict[str, Any] = {"k": k, "selection": selection, "prompt": base.config.get("variant")}
-        strategy = Strategy("L2", config, base.system, base.max_tokens, demos=within_budget)
+        strategy = Strategy(self.name, config, base.system, base.max_tokens, demos=within_budget)
         if base.decoding != "free":  # demonstrations keep L1's chosen decoding
             from tuneworth.decoding.plan import with_decoding
 

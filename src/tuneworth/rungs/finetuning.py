@@ -15,11 +15,15 @@ re-planned for the fine-tuned model's own provider; the best goes to test and th
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuneworth.data.example import Example
-from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.record.schema import ItemResult, TrainingSection
+from tuneworth.rungs.base import ProgressLike, RunContext, Rung, RungSections, ScoreFn, Selection, Strategy
+
+REMOTE_JOB = "l4_remote_job.json"
+"""In the run directory: the remote fine-tuning job a crashed or interrupted climb re-attaches to."""
 
 
 def hyperparameters(ctx: RunContext) -> Any:
@@ -50,30 +54,45 @@ def write_files(ctx: RunContext, directory: Path) -> tuple[Path, Path]:
     return train, valid
 
 
-class FineTuningRung:
+class FineTuningRung(Rung):
     name = "L4"
     title = "L4 fine-tuning"
+    fixes = "behaviour"
+    trains = True
+    cost_class = "training"
+    order = 4
 
     def __init__(self) -> None:
+        self._base: Any = None  # the model before training (the learning curve trains it again)
+        self._progress: ProgressLike | None = None
+        self._tuned: Any = None
         self.model_spec: str | None = None
         self.training: dict[str, Any] = {}
-        self.decodings: list[str] | None = None  # planned for the fine-tuned model (prepare_model)
+        self._decodings: list[str] | None = None  # planned for the fine-tuned model (prepare_model)
         self.skipped: list[dict[str, str]] = []
 
-    def planned_candidates(self, ctx: RunContext) -> int:
-        return len(self.decodings or ctx.decodings)
+    def decodings(self, ctx: RunContext) -> list[str]:
+        return self._decodings or ctx.decodings
 
-    def prepare_model(self, ctx: RunContext, model: Any, progress: Any = None) -> Any:
-        """Fine-tune (or reuse) and return the ``Model`` the rung is scored with."""
+    def planned_candidates(self, ctx: RunContext) -> int:
+        return len(self.decodings(ctx))
+
+    def prepare_model(self, ctx: RunContext, model: Any, progress: ProgressLike | None = None) -> Any:
+        """Fine-tune (or reuse) and return the ``Model`` the rung is scored with.
+
+        The base model, and so the backend (local LoRA or a remote job), is L4's own model spec
+        (``model.rungs.L4``, else ``model.name``), never the main model's when they differ."""
         from tuneworth.providers.model import Model
         from tuneworth.providers.registry import resolve_provider, split_name
 
         task = ctx.task
-        spec = task.rungs.L4.model or (
-            model.model_id if split_name(model.model_id)[1].startswith("ft:") else None
-        )
+        base_spec = task.model.for_rung(self.name)
+        # The task as L4 sees it: its own model spec (base URL, key and timeout as configured).
+        l4_task = task.model_copy(update={"model": task.model.model_copy(update={"name": base_spec, "rungs": {}})})
+        self._base, self._progress = model, progress
+        spec = task.rungs.L4.model or (model.model_id if split_name(model.model_id)[1].startswith("ft:") else None)
         if spec is None:
-            provider, base = split_name(task.model.name)
+            provider, base = split_name(base_spec)
             with tempfile.TemporaryDirectory(prefix="tuneworth-l4-") as tmp:
                 train, valid = write_files(ctx, Path(tmp))
                 if provider == "local":
@@ -81,13 +100,19 @@ class FineTuningRung:
                 else:
                     from tuneworth.finetune.remote import run_job
 
-                    spec, self.training = run_job(task, base, train, valid, hyperparameters(ctx), progress)
+                    job_file = ctx.run_dir / REMOTE_JOB if ctx.run_dir is not None else None
+                    spec, self.training = run_job(
+                        l4_task, base, train, valid, hyperparameters(ctx), progress, job_file=job_file
+                    )
         else:
             self.training = {"model_id": spec, "trained": False, "note": "scored an existing model"}
         self.model_spec = spec
         if spec != model.model_id:
-            model = Model(resolve_provider(spec, task.model), batch_size=task.model.batch_size, cache=model.cache)
+            model = Model(
+                resolve_provider(spec, l4_task.model), batch_size=task.model.batch_size, cache=model.cache
+            )
         self._plan_decodings(ctx, model)
+        self._tuned = model
         return model
 
     def _plan_decodings(self, ctx: RunContext, model: Any) -> None:
@@ -95,10 +120,10 @@ class FineTuningRung:
         from tuneworth.decoding.plan import plan_decodings
 
         if ctx.decodings == ["free"]:
-            self.decodings, self.skipped = ["free"], []
+            self._decodings, self.skipped = ["free"], []
             return
         plan = plan_decodings(ctx.task, ctx.schema, model.provider)
-        self.decodings = plan.modes
+        self._decodings = plan.modes
         self.skipped = plan.skipped
 
     def _train_local(
@@ -139,14 +164,14 @@ class FineTuningRung:
         from tuneworth.finetune.prepare import l4_system
 
         assert self.model_spec is not None, "prepare_model runs before select"
-        return Strategy("L4", {"model": self.model_spec}, l4_system(ctx.task), ctx.task.model.max_tokens)
+        return Strategy(self.name, {"model": self.model_spec}, l4_system(ctx.task), ctx.task.model.max_tokens)
 
     def candidates(self, ctx: RunContext) -> list[Strategy]:
         """The fine-tuned model's prompt under each planned decoding (free first when planned)."""
         from tuneworth.decoding.plan import with_decoding
 
         base = self.strategy(ctx)
-        modes = self.decodings or ["free"]
+        modes = self._decodings or ["free"]
         return [base if m == "free" else with_decoding(base, m, ctx.labels, ctx.schema) for m in modes]
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
@@ -160,9 +185,20 @@ class FineTuningRung:
             notes.append(f"decodings compared: {', '.join(s.decoding for s in candidates)}")
         return Selection(candidates[best], table, notes=notes)
 
-    def record_sections(self, ctx: RunContext, selection: Selection, test: list[Example]) -> dict[str, Any]:
-        """The record's ``training`` section (time, trained tokens, adapter metadata)."""
-        return {"training": self.training}
+    def record_sections(
+        self, ctx: RunContext, selection: Selection, results: Sequence[ItemResult]
+    ) -> RungSections:
+        """The record's ``training`` section (time, trained tokens, adapter metadata), with the
+        learning curve when ``rungs.L4.learning_curve`` is on (its 100 % point is this rung's run)."""
+        training = TrainingSection.model_validate(self.training)
+        if ctx.task.rungs.L4.learning_curve and training.trained:
+            from tuneworth.finetune.curve import curve_point, learning_curve
+
+            full = curve_point(ctx, 1.0, self, results, tuned=self._tuned)
+            training.learning_curve = learning_curve(
+                ctx.task, self._base, split=ctx.split, progress=self._progress, full=full
+            )
+        return RungSections(training=training)
 
 
 def training_section(meta: dict[str, Any]) -> dict[str, Any]:

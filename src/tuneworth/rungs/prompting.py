@@ -7,13 +7,16 @@ final answer parsed from an ``Answer:`` line), and any hand-written ``prompt.var
 
 from __future__ import annotations
 
-from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import RunContext, Rung, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompts import cot_instruction, format_instruction, rules_block
 
 
-class PromptingRung:
+class PromptingRung(Rung):
     name = "L1"
     title = "L1 prompting"
+    fixes = "behaviour"
+    cost_class = "prompt"
+    order = 1
 
     def strategies(self, ctx: RunContext) -> list[Strategy]:
         task, schema = ctx.task, ctx.schema
@@ -23,13 +26,13 @@ class PromptingRung:
         out: list[Strategy] = []
         for variant in task.rungs.L1.variants:
             if variant == "base":
-                out.append(Strategy("L1", {"variant": "base"}, base, max_tokens))
+                out.append(Strategy(self.name, {"variant": "base"}, base, max_tokens))
             elif variant == "format":
-                out.append(Strategy("L1", {"variant": "format"}, f"{base}\n\n{fmt}", max_tokens))
+                out.append(Strategy(self.name, {"variant": "format"}, f"{base}\n\n{fmt}", max_tokens))
             elif variant == "rules":
                 out.append(
                     Strategy(
-                        "L1",
+                        self.name,
                         {"variant": "rules"},
                         f"{base}\n\n{fmt}\n\n{rules_block(task, schema)}",
                         max_tokens,
@@ -37,9 +40,9 @@ class PromptingRung:
                 )
             elif variant == "cot":
                 system = f"{base}\n\n{cot_instruction(task, schema)}"
-                out.append(Strategy("L1", {"variant": "cot"}, system, task.rungs.L1.cot_max_tokens, cot=True))
+                out.append(Strategy(self.name, {"variant": "cot"}, system, task.rungs.L1.cot_max_tokens, cot=True))
         for name, text in task.prompt.variants.items():
-            out.append(Strategy("L1", {"variant": f"custom:{name}"}, text.strip(), max_tokens))
+            out.append(Strategy(self.name, {"variant": f"custom:{name}"}, text.strip(), max_tokens))
         # Each constrained decoding is a variant of every plain prompt (reasoning needs free text).
         constrained = [m for m in ctx.decodings if m != "free"]
         if constrained:

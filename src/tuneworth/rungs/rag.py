@@ -11,24 +11,30 @@ budget; the notes and the record's ``retrieval.mode`` say so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuneworth.data.example import Example
 from tuneworth.errors import ConfigError
+from tuneworth.record.schema import Fixes, ItemResult, RetrievalSection
 from tuneworth.retrieval.index import Hit, HybridIndex
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.retrieval.quality import retrieval_quality
 from tuneworth.retrieval.store import IndexInfo, IndexSettings, open_index
-from tuneworth.rungs.base import RunContext, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import RunContext, Rung, RungSections, ScoreFn, Selection, Strategy
 from tuneworth.rungs.fewshot import FewShotRung
+from tuneworth.rungs.prompting import PromptingRung
 
 CONTEXT_HEADER = "Reference documents (use them where they apply to the message):"
 
 
-class RagRung:
+class RagRung(Rung):
     name = "L3"
     title = "L3 RAG"
+    fixes = "knowledge"
+    """Knowledge only when this run retrieved documents (``fixes_in_run``)."""
+    cost_class = "retrieval"
+    order = 3
 
     def __init__(self) -> None:
         self.mode: str | None = None  # "documents" | "dynamic_fewshot"
@@ -86,7 +92,7 @@ class RagRung:
     # ---- candidates -----------------------------------------------------------------------
 
     def base_strategy(self, ctx: RunContext) -> Strategy:
-        chosen = ctx.chosen.get("L2")
+        chosen = ctx.chosen.get(FewShotRung.name)
         if chosen is not None and ctx.task.rungs.L3.demos and self.mode == "documents":
             return chosen
         return FewShotRung().base_strategy(ctx)
@@ -108,7 +114,7 @@ class RagRung:
     def strategy(self, ctx: RunContext, k: int, budget: int) -> Strategy:
         """A candidate, decoded like the best rung so far (like for like: retrieval is the only change)."""
         s = self._strategy(ctx, k, budget)
-        best = ctx.chosen.get("L2") or ctx.chosen.get("L1")
+        best = ctx.chosen.get(FewShotRung.name) or ctx.chosen.get(PromptingRung.name)
         if best is not None and best.decoding != "free":
             s.decoding, s.response_format, s.choices = best.decoding, best.response_format, best.choices
             s.config["decoding"] = best.decoding
@@ -125,9 +131,9 @@ class RagRung:
 
             config: dict[str, Any] = {"k": k, "context_tokens": budget, "retrieval": cfg.retrieval,
                                       "prompt": base.config.get("variant") or base.config.get("prompt")}
-            if base.rung == "L2":
+            if base.rung == FewShotRung.name:
                 config["demos"] = f"{base.config.get('k')} {base.config.get('selection')}"
-            return Strategy("L3", config, base.system, base.max_tokens, cot=base.cot, demos=base.demos,
+            return Strategy(self.name, config, base.system, base.max_tokens, cot=base.cot, demos=base.demos,
                             context=context)
         assert self._neighbours is not None
         neighbours, train = self._neighbours, ctx.split.train
@@ -146,7 +152,7 @@ class RagRung:
 
         config = {"k": k, "context_tokens": budget, "mode": "dynamic_fewshot",
                   "prompt": base.config.get("variant")}
-        return Strategy("L3", config, base.system, base.max_tokens, demos=demos)
+        return Strategy(self.name, config, base.system, base.max_tokens, demos=demos)
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
         self.prepare(ctx)
@@ -178,8 +184,15 @@ class RagRung:
 
     # ---- the record -----------------------------------------------------------------------
 
-    def record_sections(self, ctx: RunContext, selection: Selection, test: list[Example]) -> dict[str, Any]:
+    def fixes_in_run(self) -> Fixes:
+        """Documents retrieved: knowledge; dynamic few-shot (training examples) fixes behaviour."""
+        return "knowledge" if self.mode == "documents" else "behaviour"
+
+    def record_sections(
+        self, ctx: RunContext, selection: Selection, results: Sequence[ItemResult]
+    ) -> RungSections:
         """The record's ``retrieval`` section: mode, index, the chosen k and budget, and quality."""
+        test = ctx.split.test
         chosen = selection.chosen.config
         section: dict[str, Any] = {"mode": self.mode, "k": chosen["k"], "context_tokens": chosen["context_tokens"]}
         if self.mode == "documents" and self.info is not None:
@@ -199,7 +212,7 @@ class RagRung:
             section["items"] = {
                 ex.id: [h.chunk.id for h in hits[: chosen["k"]]] for ex, hits in zip(test, rankings, strict=True)
             }
-        return {"retrieval": section}
+        return RungSections(retrieval=RetrievalSection.model_validate(section))
 
 
 def render_context(hits: list[Hit], budget: int, count: Callable[[str], int]) -> str:

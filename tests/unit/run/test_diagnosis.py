@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tuneworth.config.task import Task
 from tuneworth.data.example import Example
+from tuneworth.record.schema import ItemResult
 from tuneworth.retrieval.chunk import Chunk
 from tuneworth.retrieval.index import Hit
 from tuneworth.retrieval.quality import retrieval_quality
 from tuneworth.run.diagnosis import diagnose
 
 
-def _item(rung: str, item: str, score: float | None, fields: dict[str, bool] | None = None) -> dict[str, Any]:
-    return {"rung": rung, "phase": "test", "item_id": item, "score": score,
-            "details": {"fields": fields} if fields else {}}
+def _item(rung: str, item: str, score: float | None, fields: dict[str, bool] | None = None) -> ItemResult:
+    return ItemResult(
+        rung=rung, phase="test", config={}, item_id=item, output="", score=score, valid=True, prompt_tokens=1,
+        completion_tokens=1, latency_ms=1.0, details={"fields": fields} if fields else {},
+    )
 
 
 def test_first_rung_that_fixes_an_item_names_the_cause() -> None:
@@ -28,12 +29,16 @@ def test_first_rung_that_fixes_an_item_names_the_cause() -> None:
         "error": (None, 1, 1, 1),
     }
     items = [_item(r, i, s) for i, scores in outcomes.items() for r, s in zip(("L1", "L2", "L3", "L4"), scores, strict=True)]
-    d = diagnose(items, ["L1", "L2", "L3", "L4"], list(outcomes))
-    assert d["counts"] == {"ok": 1, "knowledge": 1, "behaviour": 3, "unfixed": 1, "unknown": 1}
-    assert d["fixed_by"] == {"L2": 2, "L3": 1, "L4": 1}
-    assert d["failing"] == 5 and d["shares"] == {"knowledge": 0.2, "behaviour": 0.6, "unfixed": 0.2}
-    assert d["regressed"] == 1 and d["items"]["knowledge"] == "knowledge"
-    assert "mostly behaviour" in d["verdict"]
+    d = diagnose(items, ["L1", "L2", "L3", "L4"], list(outcomes), {"L3"})
+    assert d.counts == {"ok": 1, "knowledge": 1, "behaviour": 3, "unfixed": 1, "unknown": 1}
+    assert d.fixed_by == {"L2": 2, "L3": 1, "L4": 1}
+    assert d.failing == 5 and d.shares == {"knowledge": 0.2, "behaviour": 0.6, "unfixed": 0.2}
+    assert d.regressed == 1 and d.items is not None and d.items["knowledge"] == "knowledge"
+    assert d.verdict is not None and "mostly behaviour" in d.verdict
+    # Which rungs count as knowledge is the rungs' metadata for the run, not a name: none here.
+    assert diagnose(items, ["L1", "L2", "L3", "L4"], list(outcomes), set()).counts == {
+        "ok": 1, "knowledge": 0, "behaviour": 4, "unfixed": 1, "unknown": 1
+    }
 
 
 def test_fields_are_diagnosed_separately_and_one_rung_is_not_enough() -> None:
@@ -43,11 +48,12 @@ def test_fields_are_diagnosed_separately_and_one_rung_is_not_enough() -> None:
         _item("L2", "b", 0.5, {"action": False, "category": False}),
         _item("L3", "b", 0.5, {"action": True, "category": False}),
     ]
-    d = diagnose(items, ["L2", "L3"], ["a", "b"])
-    assert d["counts"]["knowledge"] == 1 and d["counts"]["unfixed"] == 1
-    assert d["fields"]["action"]["counts"]["knowledge"] == 2
-    assert d["fields"]["category"]["counts"] == {"ok": 1, "knowledge": 0, "behaviour": 0, "unfixed": 1, "unknown": 0}
-    assert "note" in diagnose(items, ["L2"], ["a", "b"])
+    d = diagnose(items, ["L2", "L3"], ["a", "b"], {"L3"})
+    assert d.counts is not None and d.counts["knowledge"] == 1 and d.counts["unfixed"] == 1
+    assert d.fields is not None and d.fields["action"]["counts"]["knowledge"] == 2
+    assert d.fields["category"]["counts"] == {"ok": 1, "knowledge": 0, "behaviour": 0, "unfixed": 1, "unknown": 0}
+    one = diagnose(items, ["L2"], ["a", "b"], {"L3"})
+    assert one.note is not None and one.counts is None
 
 
 def _hits(*sources: str) -> list[Hit]:

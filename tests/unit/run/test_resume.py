@@ -24,6 +24,9 @@ from tuneworth.providers.model import Model
 from tuneworth.providers.registry import resolve_model
 from tuneworth.run.climb import climb
 from tuneworth.run.record import load_record
+from tuneworth.record.errors import RecordError
+from tuneworth.record.schema import ItemResult
+from tuneworth.record.store import item_line
 from tuneworth.run.resume import repair_items
 from tuneworth.testing.fault_server import FaultConfig, RunningServer, serve_in_thread
 
@@ -177,14 +180,29 @@ def test_sigkill_at_random_moments_then_resume(
         assert after["requests"] - before == len(new) - from_cache
 
 
+def _result(item_id: str, error: str | None = None) -> ItemResult:
+    return ItemResult(
+        rung="L1", phase="test", config={}, item_id=item_id, output="", score=None if error else 1.0,
+        valid=error is None, prompt_tokens=3, completion_tokens=1, latency_ms=1.0, error=error,
+    )
+
+
 def test_repair_drops_torn_tail_and_errored_items(tmp_path: Path) -> None:
     path = tmp_path / "items.jsonl"
-    ok = {"rung": "L1", "phase": "test", "config": {}, "item_id": "d:1", "error": None}
-    bad = {**ok, "item_id": "d:2", "error": "ProviderError: HTTP 500"}
-    path.write_text(json.dumps(ok) + "\n" + json.dumps(bad) + "\n" + '{"rung": "L1", "pha')
+    ok, bad = _result("d:1"), _result("d:2", "ProviderError: HTTP 500")
+    path.write_text(item_line(ok) + item_line(bad) + '{"rung": "L1", "pha')
     assert repair_items(path) == [ok]
-    assert path.read_text() == json.dumps(ok) + "\n"
+    assert path.read_text() == item_line(ok)
     assert repair_items(path) == [ok]  # idempotent
+
+
+def test_repair_refuses_a_bad_line_inside_the_file(tmp_path: Path) -> None:
+    """Only the last line can be torn by a crash; a damaged line before it is corruption."""
+    path = tmp_path / "items.jsonl"
+    path.write_text(item_line(_result("d:1")) + "{not json\n" + item_line(_result("d:3")))
+    with pytest.raises(RecordError, match=r"items.jsonl:2: corrupt item"):
+        repair_items(path)
+    assert path.read_text().count("\n") == 3  # left as it was
 
 
 def test_interrupted_climb_resumes_in_process(label_task: Path, tmp_path: Path) -> None:
