@@ -12,9 +12,10 @@ from tuneworth.errors import ProviderError
 from tuneworth.providers.base import ChatRequest, Completion
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
-from tuneworth.run.climb import climb
 from tuneworth.record.schema import SCHEMA_VERSION
 from tuneworth.record.store import load_record
+from tuneworth.run.climb import climb
+
 
 def _user(r: ChatRequest) -> str:
     return r.messages[-1]["content"]

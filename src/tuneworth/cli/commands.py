@@ -137,7 +137,7 @@ def climb_cmd(
     if as_json:
         click.echo(json.dumps(sections_dict(result.summary), indent=2))
     else:
-        Console(width=None if sys.stdout.isatty() else 120).print(results_table(sections_dict(result.summary)))
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
     from tuneworth.errors import RunFailed
@@ -151,7 +151,8 @@ def climb_cmd(
             f"the run finished but its report could not be written ({type(e).__name__}: {e})",
             hint=f"tuneworth report {result.run_dir} (TUNEWORTH_DEBUG=1 shows the traceback)",
         ) from e
-    console.print(f"[bold]verdict:[/] {report.summary['decision']['verdict']}")
+    if report.summary.decision is not None:
+        console.print(f"[bold]verdict:[/] {report.summary.decision.verdict}")
     console.print(f"report: {report.html} (and report.md)")
     console.print(f"run record: {result.run_dir}")
 

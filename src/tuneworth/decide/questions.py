@@ -127,7 +127,7 @@ def knowledge(header: RunHeader) -> Answer:
         return Answer(
             "knowledge", "unknown", "unknown: no knowledge-vs-behaviour diagnosis (retrieval not run)", ["diagnosis not run"]
         )
-    share = {k: max(0.0, v or 0.0) for k, v in diag.shares.items()}
+    share = {k: max(0.0, v or 0.0) for k, v in (diag.shares or {}).items()}
     k, b, u = (share.get(key, 0.0) for key in ("knowledge", "behaviour", "unfixed"))
     total = k + b + u
     if total <= 0:

@@ -44,7 +44,7 @@ def render_retrieval(retrieval: RetrievalSection | None) -> list[str]:
 def render_diagnosis(diagnosis: DiagnosisSection | None) -> list[str]:
     if diagnosis is None or not diagnosis.counts:
         return []
-    c, sh = diagnosis.counts, diagnosis.shares
+    c, sh = diagnosis.counts, diagnosis.shares or {}
     lines = [
         "## Diagnosis: knowledge or behaviour",
         "",

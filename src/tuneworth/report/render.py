@@ -25,28 +25,11 @@ class Report:
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
-    """The typed record of a run directory (a corrupt or foreign file is a clear error naming it).
+    """The typed record of a run directory (version 1 upgraded on read; a corrupt or foreign file is a
+    clear error naming the file, from ``record.store``)."""
+    from tuneworth.record.store import load_record
 
-    TEMPORARY until ``record.store.load_record`` (helper "record") is merged: reads version-2 files.
-    """
-    import json
-
-    from pydantic import ValidationError
-
-    from tuneworth.errors import ConfigError
-    from tuneworth.record.schema import ItemResult, RunHeader
-
-    d = Path(run_dir)
-    if not (d / "record.json").is_file():
-        raise ConfigError(f"{d} is not a run directory (no record.json)", hint="pass a directory under runs/")
-    try:
-        header = RunHeader.model_validate_json((d / "record.json").read_text(encoding="utf-8"))
-        items = [ItemResult.model_validate(json.loads(line)) for line in (d / "items.jsonl").read_text(encoding="utf-8").split("\n") if line.strip()]
-        path = d / "summary.json"
-        summary = Summary.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (ValidationError, ValueError) as e:
-        raise ConfigError(f"{d}: not a run record this tuneworth reads ({str(e).splitlines()[0]})") from None
-    return LoadedRun(header=header, items=items, summary=summary)
+    return load_record(run_dir)
 
 
 def load_analysed(run_dir: str | Path, economics_overrides: dict[str, Any] | None = None) -> tuple[LoadedRun, Summary]:

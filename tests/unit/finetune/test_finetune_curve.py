@@ -34,10 +34,10 @@ def test_learning_curve_trains_each_fraction_and_scores_the_same_test_items(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tuneworth.config.task import load_task
+    from tuneworth.data.load import load_split
     from tuneworth.finetune import store
     from tuneworth.finetune.curve import learning_curve, write_curve
     from tuneworth.providers.registry import resolve_model
-    from tuneworth.data.load import load_split
 
     tiny = build_tiny_model(tmp_path / "tiny-llama")
     monkeypatch.setenv("TUNEWORTH_HOME", str(tmp_path / "home"))

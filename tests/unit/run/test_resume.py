@@ -22,11 +22,11 @@ from tuneworth.errors import ConfigError
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.providers.registry import resolve_model
-from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 from tuneworth.record.errors import RecordError
 from tuneworth.record.schema import ItemResult
 from tuneworth.record.store import item_line
+from tuneworth.run.climb import climb
+from tuneworth.run.record import load_record
 from tuneworth.run.resume import repair_items
 from tuneworth.testing.fault_server import FaultConfig, RunningServer, serve_in_thread
 
