@@ -136,6 +136,8 @@ class Evaluator:
             "rung": s.rung, "phase": phase, "config": s.config, "item_id": ex.id,
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms,
         }
+        if phase == "test":  # reports show a flipped item's input and gold from the record alone
+            common.update(input=ex.input, gold=ex.output)
         if c.error is not None:
             return ItemResult(
                 **common, output="", score=None, valid=False, error=c.error, finish_reason="error",

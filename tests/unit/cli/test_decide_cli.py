@@ -199,3 +199,8 @@ def test_climb_renders_the_report(tmp_path: Path) -> None:
     assert {"statistics", "costs", "decision"} <= set(summary)
     # fake models have no price: the report says so instead of treating them as free
     assert summary["costs"]["rungs"][0]["usd_per_1k"] is None and "no price" in summary["costs"]["rungs"][0]["notes"][0]
+    # test items carry their input and gold, so a report shows flipped items from the record alone
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    tests = [i for i in items if i["phase"] == "test"]
+    assert tests and all(i["input"] and i["gold"] for i in tests)
+    assert all(i.get("input") is None for i in items if i["phase"] == "validation")
