@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.helpers.data import oracle_label
 from tuneworth.config.task import load_task
@@ -122,3 +125,23 @@ def test_items_are_appended_as_they_finish(label_task: Path, tmp_path: Path) -> 
     assert counts[0] == 0 and max(counts) > 0  # earlier batches are on disk while later ones run
     lines = (run_dir / "items.jsonl").read_text().splitlines()
     assert all(json.loads(x)["rung"] == "L1" for x in lines)
+
+
+def test_status_finished_is_written_after_the_summary(
+    label_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that sees ``status: finished`` finds the summary written (it is the last write)."""
+    from tuneworth.record.store import RunRecord
+
+    seen: list[str] = []
+    write_summary = RunRecord.write_summary
+
+    def spy(self: RunRecord, *args: Any) -> None:
+        seen.append(json.loads((self.dir / "record.json").read_text())["status"])
+        write_summary(self, *args)
+
+    monkeypatch.setattr(RunRecord, "write_summary", spy)
+    task = load_task(label_task)
+    result = climb(task, Model(FakeProvider(lambda r: "neutral")), run_dir=tmp_path / "run", rungs=["L1"])
+    assert seen == ["running"]
+    assert load_record(result.run_dir).header.status == "finished"

@@ -54,24 +54,87 @@ def test_climb_fine_tunes_remotely_and_scores_the_ft_model(server: DoubleServer,
         run_dir=tmp_path / "run",
         rungs=["L1", "L4"],
     )
-    rows = {r["name"]: r for r in result.summary["rungs"]}
-    training = result.summary["training"]
-    assert training["where"] == "remote" and training["model_id"].startswith("ft:base-model:toy:")
-    assert training["trained_tokens"] > 0 and training["checkpoints"][0]["step"] == 30
-    assert training["prompt_tokens_per_request"] == rows["L4"]["prompt_tokens_mean"]
-    assert rows["L4"]["config"] == {"model": f"openai/{training['model_id']}"}
-    assert rows["L4"]["trained_tokens"] == training["trained_tokens"]
+    rows = {r.name: r for r in result.summary.rungs}
+    training = result.summary.training
+    assert training is not None and training.model_id is not None and training.checkpoints
+    assert training.where == "remote" and training.model_id.startswith("ft:base-model:toy:")
+    assert (training.trained_tokens or 0) > 0 and training.checkpoints[0]["step"] == 30
+    assert training.prompt_tokens_per_request == rows["L4"].prompt_tokens_mean
+    assert rows["L4"].config == {"model": f"openai/{training.model_id}"}
+    assert rows["L4"].trained_tokens == training.trained_tokens
+    assert rows["L4"].trains and rows["L4"].cost_class == "training" and not rows["L1"].trains
     # The base model always says "neutral" (1/3 right); the job's model learned the words.
-    assert rows["L4"]["score"] > rows["L1"]["score"] + 0.3
-    flips = result.summary["flips"]
-    assert flips["against"] == "L1" and flips["n_fixed"] > 0
-    assert flips["n_fixed"] + flips["n_broken"] + flips["unchanged"] == flips["n"] == 15
+    assert (rows["L4"].score or 0) > (rows["L1"].score or 0) + 0.3
+    flips = result.summary.flips
+    assert flips is not None and flips.against == "L1" and flips.n_fixed > 0
+    assert flips.n_fixed + flips.n_broken + flips.unchanged == flips.n == 15
     header = json.loads((tmp_path / "run" / "record.json").read_text())
-    assert header["training"]["job_id"] and header["flips"]["fixed"] == flips["fixed"]
+    assert header["training"]["job_id"] and header["flips"]["fixed"] == flips.fixed
     items = [json.loads(x) for x in (tmp_path / "run" / "items.jsonl").read_text().splitlines()]
     assert {i["item_id"] for i in items if i["rung"] == "L4" and i["phase"] == "test"} == {
         i["item_id"] for i in items if i["rung"] == "L1" and i["phase"] == "test"
     }
+
+
+def test_a_crashed_climb_re_attaches_to_its_remote_job(
+    server: DoubleServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job id is in the run directory before polling; resuming the run watches that job again
+    instead of paying for a new one."""
+    from tuneworth.config.task import load_task
+    from tuneworth.finetune import remote
+    from tuneworth.providers.registry import resolve_model
+    from tuneworth.record.store import load_record
+    from tuneworth.run.climb import climb
+
+    class Crash(Exception):
+        pass
+
+    def crash(seconds: float) -> None:
+        raise Crash("the machine went down mid-poll")
+
+    task = load_task(make_task(tmp_path / "task", server.base_url))
+    model = resolve_model(task.model.name, task.model, cache=False)
+    before = len(server.state.jobs)
+    monkeypatch.setattr(remote, "_sleep", crash)
+    with pytest.raises(Crash):
+        climb(task, model, run_dir=tmp_path / "run", rungs=["L1", "L4"])
+    assert len(server.state.jobs) == before + 1
+    job_id = json.loads((tmp_path / "run" / "l4_remote_job.json").read_text())["job_id"]
+    assert server.state.jobs[job_id]["status"] not in ("succeeded", "failed", "cancelled")
+    assert load_record(tmp_path / "run").header.status == "failed"
+
+    monkeypatch.undo()
+    result = climb(task, model, rungs=["L1", "L4"], resume=tmp_path / "run")
+    assert len(server.state.jobs) == before + 1, "a second (paid) job was created"
+    assert result.summary.training is not None and result.summary.training.job_id == job_id
+    assert load_record(tmp_path / "run").header.status == "finished"
+
+
+def test_learning_curve_reaches_the_record_and_the_decision(server: DoubleServer, tmp_path: Path) -> None:
+    """`tune --learning-curve` puts the curve in the record's training section, so the decision reads it."""
+    root = make_task(tmp_path / "task", server.base_url, make_label_rows(100))  # 25 % of train >= 10
+    before = len(server.state.jobs)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuneworth", "tune", str(root), "--learning-curve", "--json",
+         "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.state.jobs) == before + 3  # 25 %, 50 % and L4's own run as the 100 % point
+    from tuneworth.record.store import load_record
+
+    run = load_record(tmp_path / "run")
+    assert run.header.training is not None and run.summary is not None and run.summary.decision is not None
+    curve = run.header.training.learning_curve
+    assert curve is not None and [p.fraction for p in curve] == [0.25, 0.5, 1.0]
+    assert curve[-1].score == run.summary.rungs[0].score and curve[-1].model == run.summary.rungs[0].config["model"]
+    assert len({p.test_items for p in curve}) == 1  # every point on the same test items
+    assert curve[0].skipped is None and curve[0].train_examples < curve[1].train_examples < curve[2].train_examples
+    evidence = [e for q in run.summary.decision.questions for e in q["evidence"]]
+    assert not [e for e in evidence if "no learning curve" in e]
+    assert [e for e in evidence if e.startswith("learning curve: 0.5→1 of train")]
+    assert json.loads(proc.stdout)["training"]["learning_curve"][0]["fraction"] == 0.25
 
 
 def test_failed_job_is_a_clear_error_with_exit_code(server: DoubleServer, tmp_path: Path) -> None:
