@@ -136,13 +136,17 @@ def cost_cmd(**o: Any) -> None:
         task = load_task(o["task_path"])
         economics = task.economics.model_dump()
         model = model or task.model.name
-        est = estimate(task, rungs=["L1", "L2"])
+        from tuneworth.rungs import RUNGS, load_rung
+
+        est = estimate(task, rungs=[n for n in RUNGS if load_rung(n).cost_class == "prompt"])
     model = model or "openai/gpt-4o-mini"
-    rows = {r["rung"]: r for r in (est or {}).get("rungs", [])}
-    prompt = o["prompt_tokens"] if o["prompt_tokens"] is not None else rows.get("L2", {}).get("prompt_tokens")
-    # A fine-tuned model needs only the plain instruction: L1's base prompt.
-    ft_prompt = o["ft_prompt_tokens"] if o["ft_prompt_tokens"] is not None else rows.get("L1", {}).get("base_prompt_tokens")
-    completion = o["completion_tokens"] if o["completion_tokens"] is not None else rows.get("L1", {}).get("completion_tokens")
+    rows = sorted((est or {"rungs": []})["rungs"], key=lambda r: r["order"])
+    # The cheaper rung is the last prompt-only one (few-shot); a fine-tuned model needs only the
+    # plain instruction: the first rung's base prompt.
+    cheaper, first = (rows[-1], rows[0]) if rows else ({}, {})
+    prompt = o["prompt_tokens"] if o["prompt_tokens"] is not None else cheaper.get("prompt_tokens")
+    ft_prompt = o["ft_prompt_tokens"] if o["ft_prompt_tokens"] is not None else first.get("base_prompt_tokens")
+    completion = o["completion_tokens"] if o["completion_tokens"] is not None else first.get("completion_tokens")
     missing = [f for f, v in (("--prompt-tokens", prompt), ("--ft-prompt-tokens", ft_prompt), ("--completion-tokens", completion)) if v is None]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}", hint="give them, or --task TASK to estimate them from its data")

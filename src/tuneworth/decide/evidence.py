@@ -181,7 +181,7 @@ def analyse(run: LoadedRun, summary: Summary, *, economics_overrides: dict[str, 
         label
         for present, label in (
             (header.audit is not None, "audit not run"),
-            (header.diagnosis is not None, "L3 diagnosis not run"),
+            (header.diagnosis is not None, "knowledge-vs-behaviour diagnosis not run"),
             (header.training is not None, "fine-tuning not run"),
         )
         if not present

@@ -110,7 +110,7 @@ def decide(e: Evidence) -> Decision:
             return done(f"{where}: fine-tuning would cost more per request, so it cannot pay back.", "no", stop)
         return done(f"{where}: at your volume fine-tuning cannot pay back.", "no", stop)
     return done(
-        f"{where}, and fine-tuning is worth a try: run L4 to measure its gain.",
+        f"{where}, and fine-tuning is worth a try: run the fine-tuning rung (L4) to measure its gain.",
         "try",
         stop,
     )

@@ -184,7 +184,7 @@ def volume(costs: Costs, requests: float | None) -> tuple[Answer, list[str]]:
     if be.never:
         ev.append(f"expected volume: {fmt_volume(requests) if requests is not None else 'not given'}")
         changes.append(
-            f"L4 pays back only if it costs less per request than {costs.baseline} "
+            f"fine-tuning pays back only if it costs less per request than {costs.baseline} "
             "(shorter prompts, a cheaper model) or errors avoided are priced (economics.cost_per_error)"
         )
         return Answer(
@@ -193,18 +193,18 @@ def volume(costs: Costs, requests: float | None) -> tuple[Answer, list[str]]:
     v = be.requests_per_month or 0.0  # set whenever the break-even is not "never"
     if requests is None:
         changes.append(
-            f"above {fmt_volume(v)} requests/month L4 pays back within {be.payback_months:g} months"
+            f"above {fmt_volume(v)} requests/month fine-tuning pays back within {be.payback_months:g} months"
         )
         return Answer(
             "volume", "unknown", f"unknown: set economics.requests_per_month (break-even {fmt_volume(v)})", ev
         ), changes
     ev.append(f"expected volume: {fmt_volume(requests)} requests/month")
     if requests >= v:
-        changes.append(f"below {fmt_volume(v)} requests/month L4 would not pay back")
+        changes.append(f"below {fmt_volume(v)} requests/month fine-tuning would not pay back")
         return Answer(
             "volume", "yes", f"yes: {fmt_volume(requests)} ≥ break-even {fmt_volume(v)}", ev
         ), changes
     changes.append(
-        f"above {fmt_volume(v)} requests/month L4 pays back within {be.payback_months:g} months"
+        f"above {fmt_volume(v)} requests/month fine-tuning pays back within {be.payback_months:g} months"
     )
     return Answer("volume", "no", f"no: {fmt_volume(requests)} < break-even {fmt_volume(v)}", ev), changes

@@ -133,6 +133,18 @@ class Estimate:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def prompt_tokens(strategy: Strategy, sample: Sequence[Example], count: Callable[[str], int]) -> float:
+    """Mean prompt size of ``strategy`` on ``sample``: every message's text plus ~4 tokens of framing."""
+    sizes = [sum(count(m["content"]) + 4 for m in strategy.messages(ex)) for ex in sample]
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
+def answer_tokens(ctx: RunContext, sample: Sequence[Example], count: Callable[[str], int]) -> float:
+    """Mean answer size: the gold answers (+1 for the end), capped at the task's ``max_tokens``."""
+    sizes = [count(ex.output) + 1 for ex in sample]
+    return min(sum(sizes) / len(sizes) if sizes else 0.0, ctx.task.model.max_tokens)
+
+
 class Rung(ABC):
     """One rung of the ladder. Subclasses set ``name``/``title`` and the metadata, and implement
     ``planned_candidates`` and ``select``; every other seam has a default that does nothing."""

@@ -21,7 +21,17 @@ from tuneworth.retrieval.index import Hit, HybridIndex
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.retrieval.quality import retrieval_quality
 from tuneworth.retrieval.store import IndexInfo, IndexSettings, open_index
-from tuneworth.rungs.base import RunContext, Rung, RungSections, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import (
+    Estimate,
+    RunContext,
+    Rung,
+    RungSections,
+    ScoreFn,
+    Selection,
+    Strategy,
+    answer_tokens,
+    prompt_tokens,
+)
 from tuneworth.rungs.fewshot import FewShotRung
 from tuneworth.rungs.prompting import PromptingRung
 
@@ -104,6 +114,17 @@ class RagRung(Rung):
         if cfg.search == "grid":
             return [(k, b) for k in ks for b in budgets]
         return [(k, budgets[-1]) for k in ks]
+
+    def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
+        """Retrieval needs an index (an embedding model); the estimate loads none, so the retrieved
+        context is counted at its token budget: an upper bound."""
+        plan = self.plan(ctx)
+        budget = sum(float(b) for _, b in plan) / max(1, len(plan))
+        return Estimate(
+            prompt_tokens(self.base_strategy(ctx), sample, count) + budget,
+            answer_tokens(ctx, sample, count),
+            "retrieved context counted at its token budget (an upper bound)",
+        )
 
     def planned_candidates(self, ctx: RunContext) -> int:
         cfg = ctx.task.rungs.L3

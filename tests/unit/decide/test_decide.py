@@ -166,7 +166,7 @@ def test_significant_but_volume_too_low(tmp_path: Path) -> None:
     d = _analyse(run)["decision"]
     assert d["fine_tune"] == "no" and d["stop_at"] == "L2"
     assert "does not pay back at your volume" in d["verdict"]
-    assert any("above 2.8M requests/month L4 pays back" in c for c in d["what_would_change"])
+    assert any("above 2.8M requests/month fine-tuning pays back" in c for c in d["what_would_change"])
 
 
 def test_significant_but_volume_unknown(tmp_path: Path) -> None:
