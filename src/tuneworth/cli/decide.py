@@ -143,13 +143,15 @@ def cost_cmd(**o: Any) -> None:
     rows = sorted((est or {"rungs": []})["rungs"], key=lambda r: r["order"])
     # The cheaper rung is the last prompt-only one (few-shot); a fine-tuned model needs only the
     # plain instruction: the first rung's base prompt.
-    cheaper, first = (rows[-1], rows[0]) if rows else ({}, {})
+    cheaper: dict[str, Any] = rows[-1] if rows else {}
+    first: dict[str, Any] = rows[0] if rows else {}
     prompt = o["prompt_tokens"] if o["prompt_tokens"] is not None else cheaper.get("prompt_tokens")
     ft_prompt = o["ft_prompt_tokens"] if o["ft_prompt_tokens"] is not None else first.get("base_prompt_tokens")
     completion = o["completion_tokens"] if o["completion_tokens"] is not None else first.get("completion_tokens")
     missing = [f for f, v in (("--prompt-tokens", prompt), ("--ft-prompt-tokens", ft_prompt), ("--completion-tokens", completion)) if v is None]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}", hint="give them, or --task TASK to estimate them from its data")
+    assert prompt is not None and ft_prompt is not None and completion is not None
     for key, flag in (("requests_per_month", "requests_per_month"), ("human_hourly_rate", "hourly_rate"), ("payback_months", "payback_months"), ("cost_per_error", "cost_per_error")):
         if o[flag] is not None:
             economics[key] = o[flag]
