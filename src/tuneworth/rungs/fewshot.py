@@ -17,16 +17,7 @@ from typing import Any
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
-from tuneworth.rungs.base import (
-    Estimate,
-    RunContext,
-    Rung,
-    ScoreFn,
-    Selection,
-    Strategy,
-    answer_tokens,
-    prompt_tokens,
-)
+from tuneworth.rungs.base import Estimate, RunContext, Rung, ScoreFn, Selection, Strategy
 from tuneworth.rungs.prompting import PromptingRung
 
 
@@ -73,10 +64,10 @@ class FewShotRung(Rung):
         """Demonstrations from train, per planned (k, selection). Nearest-neighbour prompts are sized
         with random demonstrations of the same k: no embedding model is loaded (k fixes the size)."""
         plan = self.plan(ctx)
-        sizes = [prompt_tokens(self.strategy(ctx, k, "random" if sel == "nearest" else sel), sample, count) for k, sel in plan]
+        sizes = [Estimate.prompt_size(self.strategy(ctx, k, "random" if sel == "nearest" else sel), sample, count) for k, sel in plan]
         nearest = any(sel == "nearest" for _, sel in plan)
         note = "nearest-neighbour prompts sized with random demonstrations of the same k" if nearest else ""
-        return Estimate(sum(sizes) / max(1, len(sizes)), answer_tokens(ctx, sample, count), note)
+        return Estimate(sum(sizes) / max(1, len(sizes)), Estimate.answer_size(ctx, sample, count), note)
 
     def planned_candidates(self, ctx: RunContext) -> int:
         cfg = ctx.task.rungs.L2

@@ -21,17 +21,7 @@ from tuneworth.retrieval.index import Hit, HybridIndex
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.retrieval.quality import retrieval_quality
 from tuneworth.retrieval.store import IndexInfo, IndexSettings, open_index
-from tuneworth.rungs.base import (
-    Estimate,
-    RunContext,
-    Rung,
-    RungSections,
-    ScoreFn,
-    Selection,
-    Strategy,
-    answer_tokens,
-    prompt_tokens,
-)
+from tuneworth.rungs.base import Estimate, RunContext, Rung, RungSections, ScoreFn, Selection, Strategy
 from tuneworth.rungs.fewshot import FewShotRung
 from tuneworth.rungs.prompting import PromptingRung
 
@@ -121,8 +111,8 @@ class RagRung(Rung):
         plan = self.plan(ctx)
         budget = sum(float(b) for _, b in plan) / max(1, len(plan))
         return Estimate(
-            prompt_tokens(self.base_strategy(ctx), sample, count) + budget,
-            answer_tokens(ctx, sample, count),
+            Estimate.prompt_size(self.base_strategy(ctx), sample, count) + budget,
+            Estimate.answer_size(ctx, sample, count),
             "retrieved context counted at its token budget (an upper bound)",
         )
 
