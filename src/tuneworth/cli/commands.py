@@ -179,7 +179,9 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
             hint="the run did not finish; its items.jsonl holds what it completed",
         )
     if as_json:
-        click.echo(summary.model_dump_json(indent=2, exclude_none=True))
+        from tuneworth.record.store import sections_dict
+
+        click.echo(json.dumps(sections_dict(summary), indent=2))
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
     Console().print(Markdown(render_details(run.header, summary)))
