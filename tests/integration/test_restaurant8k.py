@@ -44,14 +44,14 @@ def test_constant_empty_answer_scores_exactly_the_share_of_empty_gold(tmp_path: 
     )
     task = load_task(tmp_path)
     split, info = load_split(task)
-    assert info["sizes"]["test"] == 120 and info["sizes"]["train"] + 160 <= 800
+    assert info.sizes["test"] == 120 and info.sizes["train"] + 160 <= 800
     norm = {e.input.strip().lower() for e in split.train}
     assert not any(e.input.strip().lower() in norm for e in split.test)  # real duplicates exist; none leak
     empty_share = sum(1 for e in split.test if json.loads(e.output) == {}) / len(split.test)
     result = climb(task, Model(FakeProvider(lambda r: "{}")), runs_dir=tmp_path / "runs", rungs=["L1"])
-    row = result.summary["rungs"][0]
+    row = result.summary.rungs[0]
     assert 0 < empty_share < 1
-    assert row["score"] == pytest.approx(empty_share)
-    assert row["metrics"]["parse_rate"] == 1.0 and row["metrics"]["object_match_rate"] == pytest.approx(
+    assert row.score == pytest.approx(empty_share)
+    assert row.metrics["parse_rate"] == 1.0 and row.metrics["object_match_rate"] == pytest.approx(
         empty_share
     )

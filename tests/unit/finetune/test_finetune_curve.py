@@ -36,7 +36,7 @@ def test_learning_curve_trains_each_fraction_and_scores_the_same_test_items(
     from tuneworth.config.task import load_task
     from tuneworth.data.load import load_split
     from tuneworth.finetune import store
-    from tuneworth.finetune.curve import learning_curve, write_curve
+    from tuneworth.finetune.curve import learning_curve
     from tuneworth.providers.registry import resolve_model
 
     tiny = build_tiny_model(tmp_path / "tiny-llama")
@@ -47,26 +47,25 @@ def test_learning_curve_trains_each_fraction_and_scores_the_same_test_items(
     model = resolve_model(task.model.name, task.model, cache=False)
 
     points = learning_curve(task, model)
-    assert [p["fraction"] for p in points] == [0.25, 0.5, 1.0]
-    assert [p["train_examples"] for p in points] == [round(n_train * f) for f in (0.25, 0.5, 1.0)]
-    models = [p["model"].removeprefix("local/") for p in points]
+    assert [p.fraction for p in points] == [0.25, 0.5, 1.0]
+    assert [p.train_examples for p in points] == [round(n_train * f) for f in (0.25, 0.5, 1.0)]
+    models = [(p.model or "").removeprefix("local/") for p in points]
     assert len(set(models)) == 3  # three separate trainings, none reused
     for p, model_id in zip(points, models, strict=True):
         meta = store.read_meta(model_id)
         # The adapter really was trained on that many examples (and validated on the whole split).
-        assert meta["data"]["train_examples"] == p["train_examples"]
+        assert meta["data"]["train_examples"] == p.train_examples
         assert meta["data"]["validation_examples"] == 6
-        assert p["trained_tokens"] == meta["trained_tokens"] > 0
-        assert p["n"] == 8 and 0.0 <= p["ci_low"] <= p["score"] <= p["ci_high"] <= 1.0
+        assert p.trained_tokens == meta["trained_tokens"] > 0
+        assert p.n == 8 and p.interval is not None and p.score is not None
+        assert 0.0 <= p.interval.lo <= p.score <= p.interval.hi <= 1.0 and p.interval.method == "wilson"
     # More data, more trained tokens (one epoch each); every point scored on the same 8 test items.
-    assert points[0]["trained_tokens"] < points[1]["trained_tokens"] < points[2]["trained_tokens"]
-    assert len({p["test_items"] for p in points}) == 1
-    write_curve(tmp_path / "curve.json", points)
-    assert (tmp_path / "curve.json").read_text().count('"fraction"') == 3
+    assert (points[0].trained_tokens or 0) < (points[1].trained_tokens or 0) < (points[2].trained_tokens or 0)
+    assert len({p.test_items for p in points}) == 1
 
     # A fraction leaving fewer than 10 examples is recorded as skipped, not trained.
     skipped = learning_curve(task, model, fractions=(0.1,))
-    assert skipped == [
+    assert [p.model_dump(exclude_none=True) for p in skipped] == [
         {
             "fraction": 0.1,
             "train_examples": 5,

@@ -17,6 +17,7 @@ from tuneworth.judge.judge import Judge, parse_pairwise, parse_pointwise
 from tuneworth.providers.base import ChatRequest
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
+from tuneworth.record.store import sections_dict
 from tuneworth.run.climb import climb
 from tuneworth.run.record import load_record
 
@@ -203,7 +204,7 @@ def test_unparseable_judgements_leave_items_unscored_and_counted(tmp_path: Path)
     task = load_task(write_text_task(tmp_path))
     judge = Judge(Model(FakeProvider(lambda r: "I like it")), RUBRIC)
     result = climb(task, Model(FakeProvider(lambda r: "hi")), runs_dir=tmp_path / "runs", rungs=["L1"], judge=judge)
-    row = result.summary["rungs"][0]
+    row = sections_dict(result.summary)["rungs"][0]
     assert row["n"] == 0 and row["score"] is None and row["errors"] == 0
     assert row["metrics"]["judge_unscored_items"] == 10 and row["metrics"]["judge_unparseable"] == 10
 
@@ -233,22 +234,22 @@ def test_calibration_agreement_and_weak_warning(tmp_path: Path) -> None:
     task = load_task(tmp_path)
     good = Judge(Model(FakeProvider(fair_judge)), RUBRIC)
     result = climb(task, Model(FakeProvider(lambda r: "No.")), runs_dir=tmp_path / "r1", rungs=["L1"], judge=good)
-    cal = result.summary["judge"]["calibration"]
+    cal = sections_dict(result.summary)["judge"]["calibration"]
     assert cal["spearman"] == pytest.approx(1.0) and cal["kappa_quadratic"] == pytest.approx(1.0)
-    assert cal["n"] == 10 and result.summary["judge"]["warnings"] == []
+    assert cal["n"] == 10 and sections_dict(result.summary)["judge"]["warnings"] == []
     header, _, _ = load_record(result.run_dir)
     assert len(header["judge"]["calibration"]["items"]) == 10  # raw calibration judgements kept
 
     contrary = Judge(Model(FakeProvider(lambda r: "Score: 1" if _answer(_user(r)) == _reference(_user(r)) else "Score: 5")), RUBRIC)
     result = climb(task, Model(FakeProvider(lambda r: "No.")), runs_dir=tmp_path / "r2", rungs=["L1"], judge=contrary)
-    warnings = result.summary["judge"]["warnings"]
-    assert result.summary["judge"]["calibration"]["spearman"] < 0
+    warnings = sections_dict(result.summary)["judge"]["warnings"]
+    assert sections_dict(result.summary)["judge"]["calibration"]["spearman"] < 0
     assert len(warnings) == 1 and "weak agreement" in warnings[0]
     assert "weak agreement" in (result.run_dir / "summary.md").read_text()
     # ... and the verdict itself says so (the CLI prints it; the report shows it first).
-    verdict = result.summary["decision"]["verdict"]
+    verdict = sections_dict(result.summary)["decision"]["verdict"]
     assert "Warning: judge calibration: weak agreement" in verdict
-    assert result.summary["decision"]["warnings"] == warnings
+    assert sections_dict(result.summary)["decision"]["warnings"] == warnings
 
 
 def _pairwise_judge_by_first_word(r: ChatRequest) -> str:
@@ -286,7 +287,7 @@ def test_pairwise_calibration_on_human_preferences_reports_kappa(tmp_path: Path)
     assert "Cohen's kappa 0.45" in out["warning"] and "weak agreement" in out["warning"]
     # In a climb the record carries it, and the summary prints it.
     result = climb(task, Model(FakeProvider(lambda r: "Order soon")), runs_dir=tmp_path / "runs", rungs=["L1"], judge=judge)
-    assert result.summary["judge"]["calibration"]["kappa"] == out["kappa"]
+    assert sections_dict(result.summary)["judge"]["calibration"]["kappa"] == out["kappa"]
     assert "kappa 0.45" in (result.run_dir / "summary.md").read_text()
 
 

@@ -167,8 +167,8 @@ def test_summary_is_identical_from_cache(tmp_path: Path) -> None:
         Model(FakeProvider(responder), batch_size=3, cache=CompletionCache(cache_path)),
         runs_dir=tmp_path / "b",
     )
-    assert a.summary["rungs"][0]["metric"] == "field_accuracy"
-    strip = ("seconds", "latency_p50_ms", "latency_p95_ms")
-    rows_a = [{k: v for k, v in r.items() if k not in strip} for r in a.summary["rungs"]]
-    rows_b = [{k: v for k, v in r.items() if k not in strip} for r in b.summary["rungs"]]
+    assert a.summary.rungs[0].metric == "field_accuracy"
+    strip = {"seconds", "latency_p50_ms", "latency_p95_ms"}
+    rows_a = [r.model_dump(exclude=strip) for r in a.summary.rungs]
+    rows_b = [r.model_dump(exclude=strip) for r in b.summary.rungs]
     assert rows_a == rows_b

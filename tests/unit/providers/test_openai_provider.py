@@ -122,5 +122,5 @@ def test_climb_against_scripted_api(
     result = climb(
         task, Model(_provider(handler, monkeypatch), batch_size=16), runs_dir=tmp_path, rungs=["L1"]
     )
-    row = result.summary["rungs"][0]
-    assert row["score"] == 1.0 and row["prompt_tokens_mean"] == 11 and row["errors"] == 0
+    row = result.summary.rungs[0]
+    assert row.score == 1.0 and row.prompt_tokens_mean == 11 and row.errors == 0
