@@ -195,3 +195,23 @@ def test_flips_truncate_long_inputs_at_a_word() -> None:
     short = shorten(text, 40)
     assert len(short) <= 40 and short.endswith("…") and not short[:-1].endswith(" ")
     assert shorten("a\nb  c") == "a b c" and shorten(None) == ""
+
+
+def test_the_real_v1_record_renders_with_its_stored_intervals(tmp_path: Path) -> None:
+    """A version-1 record (the bundled demo, pre-refactor code) renders, and every view shows the
+    interval v1 stored on each row (upgraded into ``interval``), not a recomputed one."""
+    import shutil
+
+    from tests.helpers.paths import REPO
+    from tuneworth.report.render import write_report
+
+    run_dir = tmp_path / "v1"
+    shutil.copytree(REPO / "tests" / "fixtures" / "records" / "v1", run_dir)
+    raw = json.loads((run_dir / "summary.json").read_text())["rungs"]
+    report = write_report(run_dir)
+    html = report.html.read_text(encoding="utf-8")
+    md = report.markdown.read_text(encoding="utf-8")
+    for row in raw:
+        text = f"{row['score']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        assert text in html and text in md, text
+    assert report.summary.decision is not None and report.summary.decision.verdict
