@@ -23,8 +23,6 @@ from typing import NamedTuple
 from tuneworth.stats.intervals import (
     bootstrap_ci_many,
     exact_bootstrap_p,
-    exact_bootstrap_quantiles,
-    expanded_tail,
     lattice,
     resampled_means,
 )
@@ -73,16 +71,16 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -
         raise ValueError("paired samples must be non-empty and of equal length")
     diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     diff = float(diffs.mean())
+    # The interval as for a rung's mean (exact on a lattice, expanded percentile; all-equal
+    # differences get a bounded interval, never the bootstrap's zero-width point).
+    lo, hi = bootstrap_ci_many(diffs[None, :], seed=seed, bounds=(-1.0, 1.0))  # differences of [0, 1] scores
     grid = lattice(diffs)
     if grid is not None:
-        tail = expanded_tail(len(diffs))
-        lo, hi = exact_bootstrap_quantiles(diffs[None, :], grid[0], grid[1], (tail, 1 - tail))
         p = exact_bootstrap_p(diffs[None, :], grid[0], grid[1])
         return PairedDifference(diff, float(lo[0]), float(hi[0]), p, EXACT_P_RESOLUTION)
-    blo, bhi = bootstrap_ci_many(diffs[None, :], seed=seed, bounds=(-1.0, 1.0))  # differences of [0, 1] scores
     means = resampled_means(diffs[None, :], seed=seed, resamples=RESAMPLES)[0]
     p = min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
-    return PairedDifference(diff, float(blo[0]), float(bhi[0]), p, 2 / RESAMPLES)
+    return PairedDifference(diff, float(lo[0]), float(hi[0]), p, 2 / RESAMPLES)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

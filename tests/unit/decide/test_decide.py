@@ -363,3 +363,17 @@ def test_a_foreign_section_is_a_clear_error_naming_the_run(tmp_path: Path, secti
 
 def _diagnosis(**shares: float) -> dict[str, Any]:
     return {"rungs": ["L1", "L2", "L3"], "pass_rule": "score >= 0.5", "n": 15, "shares": shares}
+
+
+def test_an_exact_bootstrap_p_below_its_resolution_is_never_printed_as_zero(tmp_path: Path) -> None:
+    """Every item gains a quarter point: the exact paired bootstrap has no mass at or below 0. The
+    decision text and the HTML said "p=0"; a statistician writes "p < 1e-10" (the method's resolution)."""
+    from tuneworth.report.render import write_report
+
+    l1 = [0.0, 0.25, 0.5, 0.25] * 10
+    run = write_run(tmp_path / "r", {"L1": l1, "L2": [v + 0.25 for v in l1]}, metric="field_accuracy")
+    c = _analyse(run)["statistics"]["comparisons"][0]
+    assert c["test"] == "paired-bootstrap" and c["p"] < 1e-10
+    assert "paired-bootstrap p < 1e-10 (Holm p < 1e-10)" in c["text"] and "p=0 " not in c["text"]
+    html = write_report(run).html.read_text(encoding="utf-8")
+    assert "p &lt; 1e-10 / p &lt; 1e-10" in html and "p=0 " not in html

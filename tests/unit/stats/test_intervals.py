@@ -63,3 +63,14 @@ def test_an_exact_paired_bootstrap_with_every_item_better_is_not_p_zero() -> Non
 )
 def test_format_p(p: float, resolution: float, text: str) -> None:
     assert format_p(p, resolution) == text
+
+
+def test_equal_paired_differences_get_a_bounded_interval_not_a_point() -> None:
+    """Every item gains exactly 0.25: the bootstrap of the difference collapses to [0.25, 0.25] (what
+    the decision printed before), a certainty 40 items cannot give; the interval is bounded instead."""
+    from tuneworth.stats.intervals import constant_mean_ci
+
+    a = [0.0, 0.25, 0.5, 0.25] * 10
+    d = paired_bootstrap(a, [x + 0.25 for x in a])
+    assert d.low < 0.25 < d.high
+    assert (d.low, d.high) == pytest.approx(constant_mean_ci(0.25, 40, bounds=(-1.0, 1.0)))
