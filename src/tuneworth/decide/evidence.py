@@ -19,6 +19,7 @@ from tuneworth.decide.costs import (
     finetune_fixed,
     row_cost,
     rung_cost,
+    rung_model,
     seconds_per_request,
 )
 from tuneworth.decide.framework import Evidence, decide
@@ -27,7 +28,7 @@ from tuneworth.decide.statistics import build_statistics, ladder
 from tuneworth.decide.trade import trade_points
 from tuneworth.errors import ConfigError
 from tuneworth.record.derived import Analysis, BreakEven, Costs, PricesInfo, Statistics, VolumeSpan
-from tuneworth.record.schema import ItemResult, LoadedRun, RunHeader, Summary, SummaryRow
+from tuneworth.record.schema import LoadedRun, RunHeader, Summary, SummaryRow
 from tuneworth.stats.intervals import interval_text
 
 
@@ -95,7 +96,7 @@ def build_costs(run: LoadedRun, summary: Summary, economics: EconomicsConfig) ->
         # cheaper rung (the behaviour it is trained on), at fine-tuned prices.
         est = (
             rung_cost(
-                "fine-tuning", rung_model_name(first, header), trains=True,
+                "fine-tuning", rung_model(first, header), trains=True,
                 prompt_tokens=first.prompt_tokens_mean, completion_tokens=baseline.completion_tokens_mean,
                 table=table, economics=economics, seconds=seconds_per_request(items, first.name),
             )
@@ -122,12 +123,6 @@ def build_costs(run: LoadedRun, summary: Summary, economics: EconomicsConfig) ->
         low=at(spans.low).requests_per_month, mid=at(spans.mid).requests_per_month, high=at(spans.high).requests_per_month
     )
     return out
-
-
-def rung_model_name(row: SummaryRow, header: RunHeader) -> str:
-    from tuneworth.decide.costs import rung_model
-
-    return rung_model(row, header)
 
 
 def stop_rung(statistics: Statistics, rows: Sequence[SummaryRow]) -> SummaryRow | None:
@@ -199,5 +194,3 @@ def analysed(run: LoadedRun, economics_overrides: dict[str, Any] | None = None) 
     a = analyse(run, run.summary, economics_overrides=economics_overrides)
     return run.summary.model_copy(update={"statistics": a.statistics, "costs": a.costs, "decision": a.decision})
 
-
-__all__ = ["ItemResult", "analyse", "analysed", "build_costs", "settings", "stop_rung"]
