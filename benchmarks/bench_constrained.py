@@ -81,7 +81,7 @@ def run(ev: Evaluator, strategy: Strategy, items: list[Any], metric: str, seed: 
     t0 = time.perf_counter()
     [results] = ev.run([strategy], items, "test")
     seconds = time.perf_counter() - t0
-    rows = [r.to_dict() for r in results]
+    rows = [r.model_dump() for r in results]
     scored = [r for r in rows if r["error"] is None and r["score"] is not None]
     values = [float(r["score"]) for r in scored]
     valid = sum(1 for r in scored if r["valid"])

@@ -23,7 +23,8 @@ from tuneworth.evaluate.runner import Evaluator
 from tuneworth.providers.cache import CompletionCache
 from tuneworth.providers.model import Model
 from tuneworth.providers.openai import OpenAIProvider
-from tuneworth.run.record import RunRecord
+from tuneworth.record.schema import DataInfo, ModelRef, RunHeader
+from tuneworth.record.store import RunRecord
 from tuneworth.rungs.base import RunContext, Strategy
 
 
@@ -52,8 +53,13 @@ def main() -> None:
         model = Model(
             provider, batch_size=provider.preferred_batch_size, cache=CompletionCache(Path(d) / "cache.sqlite")
         )
-        record = RunRecord(Path(d) / "run", {"task": "bench"})
-        ev = Evaluator(ctx, model, sink=lambda r: record.append(r.to_dict()))
+        header = RunHeader(
+            tuneworth_version="bench", task="bench", config={}, seed=0, metric="exact", started_at=time.time(),
+            python="", model=ModelRef(spec=config.name, id=provider.model_id),
+            data=DataInfo(files={}, sizes={"test": n}, fingerprints={}, test_ids=[], validation_ids=[]),
+        )
+        record = RunRecord(Path(d) / "run", header)
+        ev = Evaluator(ctx, model, sink=record.append)
         strategy = Strategy("L1", {"variant": "base"}, "Answer the question.", 16)
         profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile of the clocked part only
         if profile:

@@ -44,6 +44,7 @@ def _run(
     from tuneworth.providers.registry import resolve_model
     from tuneworth.report.terminal import RichProgress, results_table
     from tuneworth.run.climb import climb
+    from tuneworth.rungs.finetuning import FineTuningRung
 
     if out is not None and out.exists():
         raise ConfigError(f"--out {out} already exists", hint="choose a new directory or omit --out")
@@ -59,7 +60,7 @@ def _run(
         m,
         runs_dir=runs_dir,
         run_dir=out,
-        rungs=["L4"],
+        rungs=[FineTuningRung.name],  # the training rung alone
         progress=RichProgress(console),
         log=lambda s: console.print(f"  {s}"),
     )

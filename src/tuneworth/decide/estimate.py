@@ -34,12 +34,12 @@ def rung_plan(rung: Any, ctx: Any, base: Any) -> dict[str, Any]:
     candidates = rung.planned_candidates(ctx)
     est = rung.estimate(ctx, sample, approx_tokens)
     if est is None:
-        from tuneworth.rungs.base import Estimate
+        from tuneworth.rungs.base import Estimate, answer_tokens
 
         own = base.estimate(ctx, sample, approx_tokens)
         est = Estimate(
             own.extra.get("base_prompt_tokens", own.prompt_tokens),
-            Estimate.answer_size(ctx, sample, approx_tokens),
+            answer_tokens(ctx, sample, approx_tokens),
             f"prompt size estimated from {base.name}'s (this rung's prompts are built at run time)",
         )
     return {

@@ -134,7 +134,8 @@ class Evaluator:
     def _result(self, s: Strategy, ex: Example, c: Completion, phase: Phase) -> ItemResult:
         common: dict[str, Any] = {
             "rung": s.rung, "phase": phase, "config": s.config, "item_id": ex.id,
-            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms,
+            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+            "latency_ms": round(c.latency_ms, 2),  # as the record keeps it
         }
         if phase == "test":  # reports show a flipped item's input and gold from the record alone
             common.update(input=ex.input, gold=ex.output)

@@ -60,7 +60,8 @@ def new_run_dir(runs_dir: Path, task_name: str) -> Path:
 
 
 def item_line(item: ItemResult) -> str:
-    return json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n"
+    """One ``items.jsonl`` line (UTF-8 as is: U+2028 stays a character, never a line break)."""
+    return item.model_dump_json() + "\n"
 
 
 class RunRecord:
@@ -83,8 +84,7 @@ class RunRecord:
         return cls(directory, header, items)
 
     def append(self, item: ItemResult) -> None:
-        """Record one finished item (latency kept to 0.01 ms, in memory as on disk)."""
-        item = item.model_copy(update={"latency_ms": round(item.latency_ms, 2)})
+        """Record one finished item: in memory and as one flushed line on disk."""
         self.items.append(item)
         self._items.write(item_line(item))
         self._items.flush()

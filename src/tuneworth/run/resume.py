@@ -117,7 +117,7 @@ def find_resumable(runs_dir: Path, task_name: str, fingerprint: str) -> Path | N
             header = json.loads((d / "record.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, OSError):
             continue
-        if header.get("task") != task_name or header.get("resume", {}).get("fingerprint") != fingerprint:
+        if header.get("task") != task_name or (header.get("resume") or {}).get("fingerprint") != fingerprint:
             continue
         started = float(header.get("started_at") or 0)
         if newest is None or started > newest[0]:

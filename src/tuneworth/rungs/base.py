@@ -132,17 +132,17 @@ class Estimate:
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @staticmethod
-    def prompt_size(strategy: Strategy, sample: Sequence[Example], count: Callable[[str], int]) -> float:
-        """Mean prompt size of ``strategy`` on ``sample``: every message's text plus ~4 tokens of framing."""
-        sizes = [sum(count(m["content"]) + 4 for m in strategy.messages(ex)) for ex in sample]
-        return sum(sizes) / len(sizes) if sizes else 0.0
 
-    @staticmethod
-    def answer_size(ctx: RunContext, sample: Sequence[Example], count: Callable[[str], int]) -> float:
-        """Mean answer size: the gold answers (+1 for the end), capped at the task's ``max_tokens``."""
-        sizes = [count(ex.output) + 1 for ex in sample]
-        return min(sum(sizes) / len(sizes) if sizes else 0.0, ctx.task.model.max_tokens)
+def prompt_tokens(strategy: Strategy, sample: Sequence[Example], count: Callable[[str], int]) -> float:
+    """Mean prompt size of ``strategy`` over ``sample`` (4 tokens of chat framing per message)."""
+    sizes = [sum(count(m["content"]) + 4 for m in strategy.messages(ex)) for ex in sample]
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
+def answer_tokens(ctx: RunContext, sample: Sequence[Example], count: Callable[[str], int]) -> float:
+    """Expected answer size: the gold answers' (+1 for the end), at most ``max_tokens``."""
+    sizes = [count(ex.output) + 1 for ex in sample]
+    return min(sum(sizes) / len(sizes) if sizes else 0.0, ctx.task.model.max_tokens)
 
 
 class Rung(ABC):

@@ -17,7 +17,16 @@ from typing import Any
 from tuneworth.data.example import Example
 from tuneworth.data.split import stratum_of
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
-from tuneworth.rungs.base import Estimate, RunContext, Rung, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import (
+    Estimate,
+    RunContext,
+    Rung,
+    ScoreFn,
+    Selection,
+    Strategy,
+    answer_tokens,
+    prompt_tokens,
+)
 from tuneworth.rungs.prompting import PromptingRung
 
 
@@ -60,21 +69,25 @@ class FewShotRung(Rung):
         mid = ks[(len(ks) - 1) // 2]
         return [(mid, sel) for sel in cfg.selection]
 
-    def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
-        """Demonstrations from train, per planned (k, selection). Nearest-neighbour prompts are sized
-        with random demonstrations of the same k: no embedding model is loaded (k fixes the size)."""
-        plan = self.plan(ctx)
-        sizes = [Estimate.prompt_size(self.strategy(ctx, k, "random" if sel == "nearest" else sel), sample, count) for k, sel in plan]
-        nearest = any(sel == "nearest" for _, sel in plan)
-        note = "nearest-neighbour prompts sized with random demonstrations of the same k" if nearest else ""
-        return Estimate(sum(sizes) / max(1, len(sizes)), Estimate.answer_size(ctx, sample, count), note)
-
     def planned_candidates(self, ctx: RunContext) -> int:
         cfg = ctx.task.rungs.L2
         extra = len(ctx.decodings) - 1  # the other decodings, tried at the chosen demonstrations
         if cfg.search == "grid":
             return len(self.plan(ctx)) + extra
         return len(cfg.selection) + len(self.ks(ctx)) - 1 + extra
+
+    def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
+        """Demonstrations from train at each planned k. Nearest-neighbour prompts are sized with
+        random demonstrations of the same k: an estimate loads no embedding model (k fixes the
+        prompt size far more than which examples are picked)."""
+        plan = self.plan(ctx)
+        sizes = [prompt_tokens(self.strategy(ctx, k, "random" if s == "nearest" else s), sample, count) for k, s in plan]
+        nearest = any(s == "nearest" for _, s in plan)
+        return Estimate(
+            prompt_tokens=sum(sizes) / max(1, len(sizes)),
+            completion_tokens=answer_tokens(ctx, sample, count),
+            note="nearest-neighbour prompts sized with random demonstrations of the same k" if nearest else "",
+        )
 
     def strategy(self, ctx: RunContext, k: int, selection: str) -> Strategy:
         base = self.base_strategy(ctx)

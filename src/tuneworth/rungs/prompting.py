@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tuneworth.data.example import Example
-from tuneworth.rungs.base import Estimate, RunContext, Rung, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import (
+    Estimate,
+    RunContext,
+    Rung,
+    ScoreFn,
+    Selection,
+    Strategy,
+    answer_tokens,
+    prompt_tokens,
+)
 from tuneworth.rungs.prompts import cot_instruction, format_instruction, rules_block
 
 
@@ -61,13 +70,17 @@ class PromptingRung(Rung):
         return len(self.strategies(ctx))
 
     def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
-        """Every variant's real prompt; chain-of-thought variants answer up to their token budget."""
+        """Every variant's real prompt; chain-of-thought variants answer up to their token cap."""
         strategies = self.strategies(ctx)
-        answer = Estimate.answer_size(ctx, sample, count)
-        prompts = [Estimate.prompt_size(s, sample, count) for s in strategies]
+        answer = answer_tokens(ctx, sample, count)
         cot = [s for s in strategies if s.cot]
         completion = (answer * (len(strategies) - len(cot)) + sum(s.max_tokens for s in cot)) / max(1, len(strategies))
-        return Estimate(sum(prompts) / len(prompts), completion, extra={"base_prompt_tokens": round(prompts[0], 1)})
+        prompts = [prompt_tokens(s, sample, count) for s in strategies]
+        return Estimate(
+            prompt_tokens=sum(prompts) / max(1, len(prompts)),
+            completion_tokens=completion,
+            extra={"base_prompt_tokens": round(prompts[0], 1) if prompts else 0.0},
+        )
 
     def select(self, ctx: RunContext, score: ScoreFn) -> Selection:
         candidates = self.strategies(ctx)

@@ -21,7 +21,17 @@ from tuneworth.retrieval.index import Hit, HybridIndex
 from tuneworth.retrieval.neighbours import EmbeddingNeighbours
 from tuneworth.retrieval.quality import retrieval_quality
 from tuneworth.retrieval.store import IndexInfo, IndexSettings, open_index
-from tuneworth.rungs.base import Estimate, RunContext, Rung, RungSections, ScoreFn, Selection, Strategy
+from tuneworth.rungs.base import (
+    Estimate,
+    RunContext,
+    Rung,
+    RungSections,
+    ScoreFn,
+    Selection,
+    Strategy,
+    answer_tokens,
+    prompt_tokens,
+)
 from tuneworth.rungs.fewshot import FewShotRung
 from tuneworth.rungs.prompting import PromptingRung
 
@@ -106,14 +116,13 @@ class RagRung(Rung):
         return [(k, budgets[-1]) for k in ks]
 
     def estimate(self, ctx: RunContext, sample: list[Example], count: Callable[[str], int]) -> Estimate:
-        """Retrieval needs an index (an embedding model); the estimate loads none, so the retrieved
-        context is counted at its token budget: an upper bound."""
-        plan = self.plan(ctx)
-        budget = sum(float(b) for _, b in plan) / max(1, len(plan))
+        """Retrieval needs an index (an embedding model) that an estimate does not load, so the
+        retrieved context is counted at its token budget: an upper bound."""
+        budgets = [float(budget) for _, budget in self.plan(ctx)]
         return Estimate(
-            Estimate.prompt_size(self.base_strategy(ctx), sample, count) + budget,
-            Estimate.answer_size(ctx, sample, count),
-            "retrieved context counted at its token budget (an upper bound)",
+            prompt_tokens=prompt_tokens(self.base_strategy(ctx), sample, count) + sum(budgets) / max(1, len(budgets)),
+            completion_tokens=answer_tokens(ctx, sample, count),
+            note="retrieved context counted at its token budget (an upper bound)",
         )
 
     def planned_candidates(self, ctx: RunContext) -> int:
