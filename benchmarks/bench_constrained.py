@@ -8,7 +8,7 @@
    seeded sample of ``--n`` utterances of its test split.
 Each dataset runs under L1 (the ``format`` prompt) and L2 (``--k`` nearest demonstrations), each
 decoded freely and with the JSON Schema (llguidance): validity rate (Wilson interval), score (the
-metric's interval: Wilson for pass/fail, bootstrap otherwise, ``decide.intervals.mean_ci``), the
+metric's interval: Wilson for pass/fail, bootstrap otherwise, ``stats.intervals.mean_interval``), the
 paired difference constrained - free (exact McNemar on validity, paired bootstrap on the score),
 items/s and the constrained/free items/s ratio. All through the real Evaluator and local provider,
 completion cache off, one process (ratios are within one run); load average at start and end.
@@ -44,9 +44,8 @@ from tuneworth.run.climb import load_split
 from tuneworth.rungs.base import RunContext, Strategy
 from tuneworth.rungs.fewshot import FewShotRung
 from tuneworth.rungs.prompting import PromptingRung
-from tuneworth.stats.intervals import mean_ci
+from tuneworth.stats.intervals import mean_interval, wilson
 from tuneworth.stats.paired import mcnemar_exact, paired_bootstrap
-from tuneworth.stats.score_ci import wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = ["date", "time", "people", "first_name", "last_name"]
@@ -87,7 +86,7 @@ def run(ev: Evaluator, strategy: Strategy, items: list[Any], metric: str, seed: 
     values = [float(r["score"]) for r in scored]
     valid = sum(1 for r in scored if r["valid"])
     v_lo, v_hi = wilson(valid, len(scored)) if scored else (0.0, 0.0)
-    s_lo, s_hi, method = mean_ci(values, binary=metric in BINARY, seed=seed)
+    s_lo, s_hi, method = mean_interval(values, binary=metric in BINARY, seed=seed)
     return {
         "config": strategy.config,
         "decoding": strategy.decoding,
@@ -113,7 +112,7 @@ def paired(free: dict[str, Any], other: dict[str, Any], seed: int) -> dict[str, 
     b = [other["_rows"][i] for i in ids]
     only_free = sum(1 for x, y in zip(a, b, strict=True) if x["valid"] and not y["valid"])
     only_other = sum(1 for x, y in zip(a, b, strict=True) if y["valid"] and not x["valid"])
-    diff, lo, hi, p = paired_bootstrap([x["score"] for x in a], [y["score"] for y in b], seed=seed)
+    diff, lo, hi, p, _resolution = paired_bootstrap([x["score"] for x in a], [y["score"] for y in b], seed=seed)
     return {
         "pairs": len(ids),
         "validity_discordant": {"only_free_valid": only_free, "only_constrained_valid": only_other},

@@ -12,6 +12,7 @@ Usage: python benchmarks/bench_report.py [--items 10000] [--runs 5]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -24,9 +25,9 @@ from pathlib import Path
 from _results import save
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the synthetic run-record writer the decision tests use
+sys.path.insert(0, str(ROOT))  # the synthetic run-record writer the decision tests use
 
-from decide_records import improve, scores_with, write_run  # noqa: E402
+from tests.helpers.decide_records import improve, scores_with, write_run  # noqa: E402
 
 
 def make_run(path: Path, n: int, metric: str) -> Path:
@@ -47,7 +48,7 @@ def make_run(path: Path, n: int, metric: str) -> Path:
         metric=metric,
         tokens={"L1": (120.0, 20.0), "L2": (900.0, 20.0), "L4": (60.0, 18.0)},
         economics={"requests_per_month": 2_000_000},
-        extra={"training": {"trained_tokens": 2_000_000, "learning_curve": [{"fraction": f, "score": 0.5 + f / 4} for f in (0.25, 0.5, 1.0)]}},
+        extra={"training": {"trained_tokens": 2_000_000, "learning_curve": [{"fraction": f, "train_examples": int(400 * f), "score": 0.5 + f / 4} for f in (0.25, 0.5, 1.0)]}},
         outputs=outputs,
     )
 
@@ -64,24 +65,23 @@ def cold(run: Path) -> tuple[float, float]:
 
 
 def stages(run: Path) -> dict[str, float]:
-    from tuneworth.decide.evidence import analyse
+    from tuneworth.decide.evidence import analysed
+    from tuneworth.record.store import load_record
     from tuneworth.report.decision_md import render_decision_markdown
     from tuneworth.report.html import render_html
-    from tuneworth.run.record import load_record
 
     out = {}
     t = time.perf_counter()
-    header, items, summary = load_record(run)
+    loaded = load_record(run)  # typed: every item validated
     out["load_record"] = time.perf_counter() - t
     t = time.perf_counter()
-    assert summary is not None
-    summary = {**summary, **analyse(header, items, summary)}
+    summary = analysed(loaded)
     out["analyse"] = time.perf_counter() - t
     t = time.perf_counter()
-    html = render_html(header, items, summary)
+    html = render_html(loaded, summary)
     out["html"] = time.perf_counter() - t
     t = time.perf_counter()
-    render_decision_markdown(header, items, summary)
+    render_decision_markdown(loaded, summary)
     out["markdown"] = time.perf_counter() - t
     out["html_bytes"] = len(html.encode())
     return out
@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    result: dict[str, object] = {"items_per_rung": args.items, "rungs": 3, "runs": args.runs}
+    result: dict[str, object] = {"items_per_rung": args.items, "rungs": 3, "runs": args.runs, "loadavg_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         for metric in ("accuracy", "field_accuracy"):
             run = make_run(Path(tmp) / metric, args.items, metric)
@@ -107,6 +107,7 @@ def main() -> None:
                 },
                 "html_bytes": warm[0]["html_bytes"],
             }
+    result["loadavg_end"] = os.getloadavg()
     save("report", result)
 
 

@@ -1,5 +1,6 @@
-"""Synthetic run records for the decision tests: real record files (record.json, items.jsonl,
-summary.json with rows from the real ``summarize``), with chosen per-item scores per rung."""
+"""Synthetic run records for the decision tests: real version-2 record files (record.json,
+items.jsonl, summary.json with rows from the real ``summarize``), validated by the record's own
+models before they are written, with chosen per-item scores per rung."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.evaluate.summary import summarize
-from tuneworth.run.record import SCHEMA_VERSION, write_json_atomic
+from tuneworth.record.schema import SCHEMA_VERSION, ItemResult, RunHeader, Summary
 
 TITLES = {"L1": "L1 prompting", "L2": "L2 few-shot", "L3": "L3 RAG", "L4": "L4 fine-tuning"}
+# The rung metadata the real rungs record (rungs/base.py): what decide/ and report/ read instead of names.
+META: dict[str, dict[str, Any]] = {
+    "L1": {"order": 1, "cost_class": "prompt"},
+    "L2": {"order": 2, "cost_class": "prompt"},
+    "L3": {"order": 3, "cost_class": "retrieval", "fixes": "knowledge"},
+    "L4": {"order": 4, "cost_class": "training", "trains": True},
+}
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def scores_with(n: int, rate: float, seed: int) -> list[float]:
@@ -73,10 +85,13 @@ def write_run(
                     "finish_reason": "stop",
                     "details": {},
                     "cached": False,
+                    "input": f"question {i}",
+                    "gold": f"gold {i}",
                 }
             )
         items += these
         row = summarize(name, TITLES.get(name, name), {"variant": "base"}, these, metric, 13)
+        row.update(META.get(name, {}))
         row["seconds"] = 10.0
         if models and name in models:  # a model per rung (model.rungs)
             row["model"] = models[name]
@@ -89,6 +104,9 @@ def write_run(
             "notes": [],
             "system_prompt": "You label things.",
             "seconds": 10.0,
+            "model": {"spec": (models or {}).get(name, model), "id": (models or {}).get(name, model)},
+            "title": TITLES.get(name, name),
+            **META.get(name, {}),
         }
     header = {
         "schema_version": SCHEMA_VERSION,
@@ -102,16 +120,24 @@ def write_run(
         },
         "seed": 13,
         "model": {"spec": model, "id": model},
-        "data": {"sizes": {"train": n_train, "validation": 50, "test": n_test}, "test_ids": ids},
+        "data": {
+            "files": {"path": "data.jsonl"},
+            "sizes": {"train": n_train, "validation": 50, "test": n_test},
+            "fingerprints": {},
+            "test_ids": ids,
+            "validation_ids": [],
+        },
         "metric": metric,
         "rungs": rungs_info,
+        "started_at": 0.0,
+        "python": "3.11",
         "seconds": 60.0,
         **(extra or {}),
     }
-    write_json_atomic(run_dir / "record.json", header)
+    write_json(run_dir / "record.json", RunHeader.model_validate(header).model_dump(mode="json"))
     with (run_dir / "items.jsonl").open("w", encoding="utf-8") as f:
         for it in items:
-            f.write(json.dumps(it) + "\n")
+            f.write(ItemResult.model_validate(it).model_dump_json() + "\n")
     summary = {
         "schema_version": SCHEMA_VERSION,
         "task": "synthetic",
@@ -119,6 +145,7 @@ def write_run(
         "metric": metric,
         "sizes": header["data"]["sizes"],
         "rungs": rows,
+        **({"models": models} if models else {}),
     }
-    write_json_atomic(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", Summary.model_validate(summary).model_dump(mode="json"))
     return run_dir

@@ -32,7 +32,11 @@ def test_climb_carries_the_full_audit(label_task: Path, monkeypatch: pytest.Monk
     assert rep["metrics"]["leakage"]["exact"] == 0 and rep["metrics"]["leakage"]["test"] == 27
     assert summary is not None and summary["audit"]["status"] == audit["status"]
     assert "## Data audit" in (result.run_dir / "summary.md").read_text()
-    assert "## Data audit" in render_details(header, summary)  # `tuneworth report` re-renders it
+    from tuneworth.record.store import load_record as load_typed
+
+    run = load_typed(result.run_dir)
+    assert run.summary is not None
+    assert "## Data audit" in render_details(run.header, run.summary)  # `tuneworth report` re-renders it
     assert any(line.startswith("data audit") for line in logs)
 
 

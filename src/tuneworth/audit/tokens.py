@@ -111,7 +111,7 @@ class ExampleTokens:
 
     def percentile(self, q: float) -> float:
         if self.weights is None:
-            from tuneworth.stats.score_ci import percentile
+            from tuneworth.stats.percentile import percentile
 
             return percentile([float(t) for t in self.counted.values()], q)
         items = sorted((self.counted[i], w) for i, w in self.weights.items())

@@ -137,7 +137,7 @@ def climb_cmd(
     if as_json:
         click.echo(json.dumps(sections_dict(result.summary), indent=2))
     else:
-        Console(width=None if sys.stdout.isatty() else 120).print(results_table(sections_dict(result.summary)))
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
     if m.cache_hits:
         console.print(f"{m.cache_hits} answers came from the completion cache (--no-cache to regenerate)")
     from tuneworth.errors import RunFailed
@@ -151,7 +151,8 @@ def climb_cmd(
             f"the run finished but its report could not be written ({type(e).__name__}: {e})",
             hint=f"tuneworth report {result.run_dir} (TUNEWORTH_DEBUG=1 shows the traceback)",
         ) from e
-    console.print(f"[bold]verdict:[/] {report.summary['decision']['verdict']}")
+    if report.summary.decision is not None:
+        console.print(f"[bold]verdict:[/] {report.summary.decision.verdict}")
     console.print(f"report: {report.html} (and report.md)")
     console.print(f"run record: {result.run_dir}")
 
@@ -167,25 +168,29 @@ def report_cmd(run_dir: Path, as_json: bool, no_html: bool) -> None:
 
     from tuneworth.errors import ConfigError
     from tuneworth.report.markdown import render_details
+    from tuneworth.report.render import load_run
     from tuneworth.report.terminal import results_table
-    from tuneworth.run.record import load_record
 
-    header, _items, summary = load_record(run_dir)
+    run = load_run(run_dir)
+    summary = run.summary
     if summary is None:
         raise ConfigError(
-            f"{run_dir} has no summary.json (status: {header.get('status')})",
+            f"{run_dir} has no summary.json (status: {run.header.status})",
             hint="the run did not finish; its items.jsonl holds what it completed",
         )
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        from tuneworth.record.store import sections_dict
+
+        click.echo(json.dumps(sections_dict(summary), indent=2))
         return
     Console(width=None if sys.stdout.isatty() else 120).print(results_table(summary))
-    Console().print(Markdown(render_details(header, summary)))
+    Console().print(Markdown(render_details(run.header, summary)))
     if not no_html:
         from tuneworth.report.render import write_report
 
         report = write_report(run_dir)
-        click.echo(f"verdict: {report.summary['decision']['verdict']}")
+        assert report.summary.decision is not None
+        click.echo(f"verdict: {report.summary.decision.verdict}")
         click.echo(f"report: {report.html} (and {report.markdown.name})")
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from tuneworth.record.derived import Decision
 
 
 def _range(value: str | None, name: str) -> tuple[float, float] | None:
@@ -22,19 +25,24 @@ def _range(value: str | None, name: str) -> tuple[float, float] | None:
     return out
 
 
-def _print_decision(d: dict[str, Any]) -> None:
-    click.echo(click.style(d["verdict"], bold=True))
+def _print_decision(d: Decision) -> None:
+    click.echo(click.style(d.verdict, bold=True))
     click.echo("")
-    for q in d["questions"]:
-        click.echo(f"{q['question']}\n  {q['answer']}")
-        for e in q["evidence"]:
+    if d.scores:
+        click.echo("Scores per rung (95% intervals):")
+        for line in d.scores:
+            click.echo(f"  {line}")
+        click.echo("")
+    for q in d.questions:
+        click.echo(f"{q.question}\n  {q.answer}")
+        for e in q.evidence:
             click.echo(f"    · {e}")
-    if d.get("what_would_change"):
+    if d.what_would_change:
         click.echo("\nWhat would change the answer:")
-        for c in d["what_would_change"]:
+        for c in d.what_would_change:
             click.echo(f"  - {c}")
-    if d.get("sections_missing"):
-        click.echo(f"\nNot in this run: {', '.join(d['sections_missing'])}.")
+    if d.sections_missing:
+        click.echo(f"\nNot in this run: {', '.join(d.sections_missing)}.")
 
 
 @click.command("decide")
@@ -62,10 +70,10 @@ def decide_cmd(
 
         decision, econ = run_questionnaire(ask)
         if as_json:
-            click.echo(json.dumps({"decision": decision.to_dict(), "costs": econ}, indent=2))
+            click.echo(json.dumps({"decision": decision.model_dump(mode="json"), "costs": econ}, indent=2))
         else:
             click.echo("")
-            _print_decision(decision.to_dict())
+            _print_decision(decision)
         return
     from tuneworth.report.render import load_analysed
 
@@ -75,11 +83,12 @@ def decide_cmd(
         "cost_per_error": cost_per_error,
         "human_hourly_rate": hourly_rate,
     }
-    _header, _items, summary = load_analysed(run_dir, overrides)
+    _run, summary = load_analysed(run_dir, overrides)
     if as_json:
-        click.echo(json.dumps({k: summary[k] for k in ("decision", "statistics", "costs")}, indent=2))
+        click.echo(summary.model_dump_json(include={"decision", "statistics", "costs"}, indent=2))
         return
-    _print_decision(summary["decision"])
+    assert summary.decision is not None  # set by load_analysed
+    _print_decision(summary.decision)
 
 
 @click.command("cost")
@@ -105,7 +114,7 @@ def decide_cmd(
 @click.option("--json", "as_json", is_flag=True)
 def cost_cmd(**o: Any) -> None:
     """Break-even calculator: when does fine-tuning pay back? No run needed."""
-    from tuneworth.decide.breakeven import fmt_volume
+    from tuneworth.decide.breakeven import fmt_usd, fmt_volume
     from tuneworth.decide.calculator import scenario
     from tuneworth.decide.prices import load_prices
     from tuneworth.errors import ConfigError
@@ -127,16 +136,22 @@ def cost_cmd(**o: Any) -> None:
         task = load_task(o["task_path"])
         economics = task.economics.model_dump()
         model = model or task.model.name
-        est = estimate(task, rungs=["L1", "L2"])
+        from tuneworth.rungs import RUNGS, load_rung
+
+        est = estimate(task, rungs=[n for n in RUNGS if load_rung(n).cost_class == "prompt"])
     model = model or "openai/gpt-4o-mini"
-    rows = {r["rung"]: r for r in (est or {}).get("rungs", [])}
-    prompt = o["prompt_tokens"] if o["prompt_tokens"] is not None else rows.get("L2", {}).get("prompt_tokens")
-    # A fine-tuned model needs only the plain instruction: L1's base prompt.
-    ft_prompt = o["ft_prompt_tokens"] if o["ft_prompt_tokens"] is not None else rows.get("L1", {}).get("base_prompt_tokens")
-    completion = o["completion_tokens"] if o["completion_tokens"] is not None else rows.get("L1", {}).get("completion_tokens")
+    rows = sorted((est or {"rungs": []})["rungs"], key=lambda r: r["order"])
+    # The cheaper rung is the last prompt-only one (few-shot); a fine-tuned model needs only the
+    # plain instruction: the first rung's base prompt.
+    cheaper: dict[str, Any] = rows[-1] if rows else {}
+    first: dict[str, Any] = rows[0] if rows else {}
+    prompt = o["prompt_tokens"] if o["prompt_tokens"] is not None else cheaper.get("prompt_tokens")
+    ft_prompt = o["ft_prompt_tokens"] if o["ft_prompt_tokens"] is not None else first.get("base_prompt_tokens")
+    completion = o["completion_tokens"] if o["completion_tokens"] is not None else first.get("completion_tokens")
     missing = [f for f, v in (("--prompt-tokens", prompt), ("--ft-prompt-tokens", ft_prompt), ("--completion-tokens", completion)) if v is None]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}", hint="give them, or --task TASK to estimate them from its data")
+    assert prompt is not None and ft_prompt is not None and completion is not None
     for key, flag in (("requests_per_month", "requests_per_month"), ("human_hourly_rate", "hourly_rate"), ("payback_months", "payback_months"), ("cost_per_error", "cost_per_error")):
         if o[flag] is not None:
             economics[key] = o[flag]
@@ -171,9 +186,9 @@ def cost_cmd(**o: Any) -> None:
     for note in t["notes"]:
         click.echo(f"                ({note})")
     click.echo(
-        f"  fixed: compute ${f['compute_usd'] or 0:,.2f} ({f['compute_basis']}) + "
+        f"  fixed: compute {fmt_usd(f['compute_usd'] or 0)} ({f['compute_basis']}) + "
         f"{f['human_hours']['low']:g}-{f['human_hours']['high']:g} h x ${f['human_hourly_rate']:g} = "
-        f"${f['total_usd']['low']:,.0f}-${f['total_usd']['high']:,.0f}"
+        f"{fmt_usd(f['total_usd']['low'])}-{fmt_usd(f['total_usd']['high'])}"
     )
     if be["never"]:
         click.echo(f"break-even: never ({be['reason']})")

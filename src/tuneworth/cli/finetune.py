@@ -70,7 +70,7 @@ def _run(
     if as_json:
         click.echo(json.dumps(sections_dict(result.summary), indent=2, ensure_ascii=False))
     else:
-        Console(width=None if sys.stdout.isatty() else 120).print(results_table(sections_dict(result.summary)))
+        Console(width=None if sys.stdout.isatty() else 120).print(results_table(result.summary))
         if training is not None and training.trained:
             console.print(
                 f"fine-tuned {training.model_id} in {training.seconds} s, "

@@ -5,7 +5,9 @@ errors it avoids). "Never" when fine-tuning costs more per request and avoids no
 
 from __future__ import annotations
 
-from typing import Any
+import math
+
+from tuneworth.record.derived import BreakEven
 
 
 def break_even(
@@ -16,32 +18,25 @@ def break_even(
     payback_months: float = 12.0,
     score_gain: float | None = None,
     cost_per_error: float | None = None,
-) -> dict[str, Any]:
+) -> BreakEven:
     """Requests per month at which ``fixed_usd`` is repaid in ``payback_months``; None means never."""
     saving = base_usd_per_request - tuned_usd_per_request
     value = 0.0
     if cost_per_error is not None and score_gain is not None:
         value = max(0.0, score_gain) * cost_per_error  # errors avoided per request x their cost
     per_request = saving + value
-    out: dict[str, Any] = {
-        "fixed_usd": fixed_usd,
-        "saving_per_request": saving,
-        "value_per_request": value,
-        "payback_months": payback_months,
-    }
+    common = {"fixed_usd": fixed_usd, "saving_per_request": saving, "value_per_request": value, "payback_months": payback_months}
     if per_request <= 0:
-        out["requests_per_month"] = None
-        out["never"] = True
-        out["reason"] = "fine-tuning costs more per request than the cheaper rung" + (
+        reason = "fine-tuning costs more per request than the cheaper rung" + (
             " and avoids no priced errors" if value == 0 else ""
         )
-        return out
-    out["requests_per_month"] = fixed_usd / (per_request * payback_months)
-    out["never"] = False
-    out["reason"] = (
-        f"${fixed_usd:,.0f} fixed / (${per_request * 1000:.4f} per 1k requests x {payback_months:g} months)"
+        return BreakEven(**common, requests_per_month=None, never=True, reason=reason)
+    return BreakEven(
+        **common,
+        requests_per_month=fixed_usd / (per_request * payback_months),
+        never=False,
+        reason=f"{fmt_usd(fixed_usd)} fixed / (${per_request * 1000:.4f} per 1k requests x {payback_months:g} months)",
     )
-    return out
 
 
 def monthly_cost(
@@ -51,6 +46,22 @@ def monthly_cost(
     return fixed_usd / payback_months + usd_per_request * requests_per_month
 
 
+def fmt_usd(v: float | None) -> str:
+    """Dollars as a person writes them: "$3,751", "$12.50", "$0.42", "$0.004" (two significant
+    digits below a cent, so a small fixed cost is never rounded to "$0"); None -> "no price"."""
+    if v is None:
+        return "no price"
+    if v == 0:
+        return "$0"
+    sign, a = ("-" if v < 0 else ""), abs(v)
+    if a >= 100:
+        return f"{sign}${a:,.0f}"
+    if a >= 0.01:
+        return f"{sign}${a:,.2f}"
+    digits = 1 - math.floor(math.log10(a))  # two significant digits
+    return f"{sign}${a:.{digits}f}".rstrip("0")
+
+
 def fmt_volume(v: float | None) -> str:
     """1234567 -> '1.2M'; None -> 'never'."""
     if v is None:
@@ -58,4 +69,4 @@ def fmt_volume(v: float | None) -> str:
     for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if v >= div:
             return f"{v / div:.1f}{unit}"
-    return f"{v:.0f}"
+    return "under 1" if 0 < v < 0.5 else f"{v:.0f}"  # a tiny break-even is not "0 requests"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.config.task import EconomicsConfig
 from tuneworth.decide.breakeven import break_even
 from tuneworth.decide.costs import finetune_fixed, rung_cost
 from tuneworth.decide.prices import load_prices
@@ -41,33 +42,33 @@ def scenario(
         if not train_examples:
             raise ConfigError("give --trained-tokens, or --train-examples (x prompt+answer tokens x epochs)")
         trained_tokens = train_examples * (ft_prompt_tokens + (ft_completion_tokens or completion_tokens)) * epochs
-    header = {"model": {"spec": model}, "training": {"trained_tokens": trained_tokens}}
-    base = rung_cost(
-        {"name": "L2", "prompt_tokens_mean": prompt_tokens, "completion_tokens_mean": completion_tokens},
-        header, [], table, eco,
-    )
+    economics_cfg = EconomicsConfig.model_validate(eco)
+    common: dict[str, Any] = {"table": table, "economics": economics_cfg}
+    base = rung_cost("cheaper rung", model, trains=False, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, **common)
     tuned = rung_cost(
-        {"name": "L4", "prompt_tokens_mean": ft_prompt_tokens, "completion_tokens_mean": ft_completion_tokens or completion_tokens},
-        header, [], table, eco,
+        "fine-tuned", model, trains=True, prompt_tokens=ft_prompt_tokens,
+        completion_tokens=ft_completion_tokens or completion_tokens, **common,
     )
-    fixed = finetune_fixed(header, [], table, eco)
+    fixed = finetune_fixed(model, trained_tokens=trained_tokens, training_seconds=None, estimated_tokens=None, **common)
+    if base.usd_per_1k is None or tuned.usd_per_1k is None:
+        raise ConfigError(f"no price for {priced!r}", hint="see `tuneworth cost --list`")
     be = break_even(
-        fixed["total_usd"]["mid"],
-        tuned["usd_per_1k"] / 1000,
-        base["usd_per_1k"] / 1000,
-        payback_months=float(eco.get("payback_months") or 12.0),
+        fixed.total_usd.mid,
+        tuned.usd_per_1k / 1000,
+        base.usd_per_1k / 1000,
+        payback_months=economics_cfg.payback_months,
         score_gain=score_gain,
-        cost_per_error=eco.get("cost_per_error"),
+        cost_per_error=economics_cfg.cost_per_error,
     )
-    requests = eco.get("requests_per_month")
+    requests = economics_cfg.requests_per_month
     return {
         "model": model,
         "priced_as": priced,
         "prices_as_of": table.as_of,
-        "base": base,
-        "fine_tuned": tuned,
-        "finetune": fixed,
-        "break_even": be,
+        "base": base.model_dump(),
+        "fine_tuned": tuned.model_dump(),
+        "finetune": fixed.model_dump(),
+        "break_even": be.model_dump(),
         "requests_per_month": requests,
-        "pays_back": None if requests is None or be["never"] else requests >= be["requests_per_month"],
+        "pays_back": None if requests is None or be.never else requests >= (be.requests_per_month or 0.0),
     }

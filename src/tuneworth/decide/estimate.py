@@ -26,56 +26,32 @@ def _mean(xs: list[float]) -> float:
     return statistics.fmean(xs) if xs else 0.0
 
 
-def _prompt_tokens(strategy: Any, examples: list[Any]) -> float:
-    return _mean([sum(approx_tokens(m["content"]) + 4 for m in strategy.messages(ex)) for ex in examples])
-
-
-def rung_plan(name: str, rung: Any, ctx: Any) -> dict[str, Any]:
-    """Requests and mean tokens per request for one rung."""
+def rung_plan(rung: Any, ctx: Any, base: Any) -> dict[str, Any]:
+    """Requests and mean tokens per request for one rung, from its own ``estimate`` seam (or, for a
+    rung whose prompts exist only at run time, the cheapest rung's ``base``)."""
     split = ctx.split
     sample = split.validation[:SAMPLE] or split.test[:SAMPLE]
-    answer = min(_mean([approx_tokens(ex.output) + 1 for ex in sample]), ctx.task.model.max_tokens)
     candidates = rung.planned_candidates(ctx)
-    requests = candidates * len(split.validation) + len(split.test)
-    note = ""
-    extra: dict[str, Any] = {}
-    if hasattr(rung, "strategies"):  # L1: every variant's real prompt
-        strategies = rung.strategies(ctx)
-        prompt = _mean([_prompt_tokens(s, sample) for s in strategies])
-        extra = {"base_prompt_tokens": round(_prompt_tokens(strategies[0], sample), 1)}
-        cot = [s for s in strategies if s.cot]
-        completion = (answer * (len(strategies) - len(cot)) + sum(s.max_tokens for s in cot)) / max(1, len(strategies))
-    elif name == "L3" and hasattr(rung, "plan") and hasattr(rung, "base_strategy"):
-        # Retrieval needs an index (an embedding model); the estimate loads none, so the retrieved
-        # context is counted at its token budget: an upper bound.
-        plan = rung.plan(ctx)
-        prompt = _prompt_tokens(rung.base_strategy(ctx), sample) + _mean([float(budget) for _, budget in plan])
-        completion = answer
-        note = "retrieved context counted at its token budget (an upper bound)"
-    elif hasattr(rung, "plan") and hasattr(rung, "strategy"):  # L2: demonstrations from train
-        plan = rung.plan(ctx)
-        # Nearest-neighbour prompts are sized with random demonstrations of the same k: the estimate
-        # loads no embedding model (k fixes the prompt size far more than which examples are picked).
-        prompt = _mean(
-            [_prompt_tokens(rung.strategy(ctx, k, "random" if sel == "nearest" else sel), sample) for k, sel in plan]
-        )
-        if any(sel == "nearest" for _, sel in plan):
-            note = "nearest-neighbour prompts sized with random demonstrations of the same k"
-        completion = answer
-    else:
-        from tuneworth.rungs.prompting import PromptingRung
+    est = rung.estimate(ctx, sample, approx_tokens)
+    if est is None:
+        from tuneworth.rungs.base import Estimate, answer_tokens
 
-        base = PromptingRung().strategies(ctx)[0]
-        prompt, completion = _prompt_tokens(base, sample), answer
-        note = "prompt size estimated from L1's (this rung's prompts are built at run time)"
+        own = base.estimate(ctx, sample, approx_tokens)
+        est = Estimate(
+            own.extra.get("base_prompt_tokens", own.prompt_tokens),
+            answer_tokens(ctx, sample, approx_tokens),
+            f"prompt size estimated from {base.name}'s (this rung's prompts are built at run time)",
+        )
     return {
-        "rung": name,
+        "rung": rung.name,
+        "order": rung.order,
+        "cost_class": rung.cost_class,
         "candidates": candidates,
-        "requests": requests,
-        "prompt_tokens": round(prompt, 1),
-        "completion_tokens": round(completion, 1),
-        "note": note,
-        **extra,
+        "requests": candidates * len(split.validation) + len(split.test),
+        "prompt_tokens": round(est.prompt_tokens, 1),
+        "completion_tokens": round(est.completion_tokens, 1),
+        "note": est.note,
+        **est.extra,
     }
 
 
@@ -190,9 +166,11 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
     ref = task.economics.price_reference
     price = table.price(ref or model)
     wanted = rungs or [n for n in RUNGS if getattr(task.rungs, n, None) is None or getattr(task.rungs, n).enabled]
+    loaded = [load_rung(name) for name in wanted]
+    base = min((load_rung(n) for n in RUNGS), key=lambda r: r.order)  # the plain instruction
     rows = []
-    for name in wanted:
-        row = rung_plan(name, load_rung(name), ctx)
+    for rung in loaded:
+        row = rung_plan(rung, ctx, base)
         tin, tout = row["requests"] * row["prompt_tokens"], row["requests"] * row["completion_tokens"]
         row["tokens_in"], row["tokens_out"] = tin, tout
         row.update(
@@ -200,9 +178,9 @@ def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:
         )
         rows.append(row)
     training = None
-    if "L4" in wanted:
-        l1 = next((r for r in rows if r["rung"] == "L1"), rows[0])
-        tokens = len(split.train) * (l1["prompt_tokens"] + l1["completion_tokens"]) * 3
+    if any(r.trains for r in loaded):
+        first = next((r for r in rows if r["rung"] == base.name), rows[0])
+        tokens = len(split.train) * (first["prompt_tokens"] + first["completion_tokens"]) * 3
         training = {"trained_tokens": tokens, "epochs": 3}
         if model.startswith("local/"):
             training["seconds"] = tokens / table.throughput["local_training_tokens_per_second"]

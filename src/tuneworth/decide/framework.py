@@ -8,8 +8,10 @@ the two can never disagree about what an answer implies.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tuneworth.record.derived import Decision, Question
 
 Status = Literal["yes", "no", "unknown"]
 
@@ -41,23 +43,11 @@ class Evidence:
     answers: dict[str, Answer]
     stop_rung: str | None = None  # the rung the paired tests support among those run
     stop_title: str | None = None
+    trained_rung: str | None = None  # the rung that fine-tunes, when it ran
     l4_ran: bool = False
     break_even: str | None = None  # formatted volume, for the verdict text
     never_pays_back: bool = False  # L4 costs more per request: no volume makes it pay back
     changes: list[str] = field(default_factory=list)  # what would change the answer
-
-
-@dataclass
-class Decision:
-    verdict: str
-    fine_tune: Literal["yes", "no", "not yet", "try"]
-    stop_at: str | None
-    reasons: list[str]
-    what_would_change: list[str]
-    questions: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def decide(e: Evidence) -> Decision:
@@ -67,6 +57,7 @@ def decide(e: Evidence) -> Decision:
     where = f"Stop at {e.stop_title or stop}" if stop else "Stay with prompting"
     reasons = [f"{ans.question} {ans.answer}" for ans in a.values() if ans.status != "unknown"]
     change = list(e.changes)
+    tuned = e.trained_rung or "the fine-tuned model"
 
     def done(verdict: str, fine_tune: Literal["yes", "no", "not yet", "try"], at: str | None) -> Decision:
         return Decision(
@@ -75,7 +66,10 @@ def decide(e: Evidence) -> Decision:
             stop_at=at,
             reasons=reasons,
             what_would_change=change,
-            questions=[{"key": k, "question": v.question, **asdict(v)} for k, v in a.items()],
+            questions=[
+                Question(key=k, question=v.question, status=v.status, answer=v.answer, evidence=v.evidence)
+                for k, v in a.items()
+            ],
         )
 
     if a["data"].status == "no":
@@ -89,17 +83,17 @@ def decide(e: Evidence) -> Decision:
     if e.l4_ran:
         sig, vol = a["significance"].status, a["volume"].status
         if sig == "yes" and vol == "yes":
-            return done("Fine-tune: L4 beats the cheaper rungs significantly and pays back.", "yes", "L4")
+            return done(f"Fine-tune: {tuned} beats the cheaper rungs significantly and pays back.", "yes", e.trained_rung)
         if sig == "yes" and vol == "no":
             why = (
                 "it costs more per request, so it never pays back"
                 if e.never_pays_back
                 else "it does not pay back at your volume"
             )
-            return done(f"{where}: L4 is better, but {why}.", "no", stop)
+            return done(f"{where}: {tuned} is better, but {why}.", "no", stop)
         if sig == "yes":
             return done(
-                f"Fine-tune if you expect at least {e.break_even or '?'} requests a month: L4 is "
+                f"Fine-tune if you expect at least {e.break_even or '?'} requests a month: {tuned} is "
                 "significantly better; set economics.requests_per_month to decide.",
                 "not yet",
                 stop,
@@ -116,7 +110,7 @@ def decide(e: Evidence) -> Decision:
             return done(f"{where}: fine-tuning would cost more per request, so it cannot pay back.", "no", stop)
         return done(f"{where}: at your volume fine-tuning cannot pay back.", "no", stop)
     return done(
-        f"{where}, and fine-tuning is worth a try: run L4 to measure its gain.",
+        f"{where}, and fine-tuning is worth a try: run the fine-tuning rung (L4) to measure its gain.",
         "try",
         stop,
     )

@@ -14,44 +14,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuneworth.evaluate.metrics import BINARY
-from tuneworth.stats.intervals import (
-    bootstrap_ci_many,
-    exact_bootstrap_p,
-    exact_bootstrap_quantiles,
-    expanded_tail,
-    lattice,
-    mean_ci,
-    resampled_means,
+from tuneworth.record.derived import Comparison, RungStatistics, Statistics
+from tuneworth.record.schema import ItemResult, Summary, SummaryRow
+from tuneworth.stats.intervals import METHOD_TEXT
+from tuneworth.stats.paired import (
+    MCNEMAR_P_RESOLUTION,
+    format_p,
+    holm,
+    mcnemar_exact,
+    mde_continuous,
+    min_detectable_effect,
+    paired_bootstrap,
+    required_n_continuous,
+    required_pairs,
 )
-from tuneworth.stats.paired import _z, holm, mcnemar_exact, min_detectable_effect, required_pairs
-
-LADDER = ("L1", "L2", "L3", "L4")
 
 
-def ladder_order(names: Sequence[str]) -> list[str]:
-    """Rungs in ladder order (L1..L4 first, then anything else in the given order)."""
-    known = [n for n in LADDER if n in names]
-    return known + [n for n in names if n not in LADDER]
+def ladder(rows: Sequence[SummaryRow]) -> list[SummaryRow]:
+    """Rows in ladder order (the rungs' ``order``, cheapest first; ties keep the given order)."""
+    return sorted(rows, key=lambda r: r.order)
 
 
-def test_scores(items: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def test_scores(items: Sequence[ItemResult]) -> dict[str, dict[str, float]]:
     """rung -> {item_id: score} for scored test items (errors are never scored as wrong answers)."""
     out: dict[str, dict[str, float]] = {}
     for it in items:
-        if it.get("phase") != "test" or it.get("error") is not None or it.get("score") is None:
+        if it.phase != "test" or it.error is not None or it.score is None:
             continue
-        out.setdefault(str(it["rung"]), {})[str(it["item_id"])] = float(it["score"])
+        out.setdefault(it.rung, {})[it.item_id] = float(it.score)
     return out
-
-
-def _power_continuous(sd: float, n: int, alpha: float, power: float) -> float:
-    return (_z(1 - alpha / 2) + _z(power)) * sd / n**0.5 if n else float("inf")
-
-
-def _n_continuous(sd: float, effect: float, alpha: float, power: float) -> int:
-    import math
-
-    return math.ceil(((_z(1 - alpha / 2) + _z(power)) * sd / effect) ** 2)
 
 
 def compare(
@@ -62,26 +53,19 @@ def compare(
 
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     n = len(x)
-    diffs = y - x
-    diff = float(diffs.mean()) if n else 0.0
-    out: dict[str, Any] = {"n_pairs": n, "diff": diff}
+    out: dict[str, Any] = {"n_pairs": n, "diff": 0.0}
     if n == 0:
-        out.update(ci_low=None, ci_high=None, p=1.0, test="none", mde=None, required_n=None)
+        out.update(ci_low=None, ci_high=None, p=1.0, p_resolution=0.0, test="none", mde=None, required_n=None)
         return out
-    tail = expanded_tail(n)
-    grid = lattice(diffs)
-    if grid is not None:
-        lo, hi = exact_bootstrap_quantiles(diffs[None, :], grid[0], grid[1], (tail, 1 - tail))
-        out["ci_low"], out["ci_high"] = float(lo[0]), float(hi[0])
-    else:
-        blo, bhi = bootstrap_ci_many(diffs[None, :], bounds=(-1.0, 1.0))  # differences of [0, 1] scores
-        out["ci_low"], out["ci_high"] = float(blo[0]), float(bhi[0])
+    boot = paired_bootstrap(list(x), list(y))
+    diff = boot.diff
+    out.update(diff=diff, ci_low=boot.low, ci_high=boot.high)
     if binary:
         only_a = int(((x >= 0.5) & (y < 0.5)).sum())
         only_b = int(((y >= 0.5) & (x < 0.5)).sum())
         disc = (only_a + only_b) / n
         out.update(test="mcnemar-exact", only_baseline=only_a, only_this=only_b, discordant_rate=disc)
-        out["p"] = mcnemar_exact(only_a, only_b)
+        out["p"], out["p_resolution"] = mcnemar_exact(only_a, only_b), MCNEMAR_P_RESOLUTION
         # The power formulas need a discordant rate; with none observed, assume the smallest that
         # allows a gain of min_gain (a lower bound on the items needed).
         rate = max(disc, 2 * min_gain)
@@ -91,101 +75,99 @@ def compare(
         if diff > 0:
             out["required_n_observed"] = required_pairs(max(disc, diff), diff, alpha=alpha, power=power)
     else:
-        if grid is not None:
-            p = exact_bootstrap_p(diffs[None, :], grid[0], grid[1])
-        else:
-            means = resampled_means(diffs[None, :], seed=0)[0]
-            p = min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
-        out.update(test="paired-bootstrap", p=p)
-        sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
+        out.update(test="paired-bootstrap", p=boot.p, p_resolution=boot.p_resolution)
+        sd = float((y - x).std(ddof=1)) if n > 1 else 0.0
         out["sd_diff"] = sd
         sd_used = max(sd, min_gain)  # identical outputs give sd 0; assume at least min_gain of spread
-        out["mde"] = _power_continuous(sd_used, n, alpha, power)
-        out["required_n"] = _n_continuous(sd_used, min_gain, alpha, power)
+        out["mde"] = mde_continuous(sd_used, n, alpha=alpha, power=power)
+        out["required_n"] = required_n_continuous(sd_used, min_gain, alpha=alpha, power=power)
         if diff > 0:
-            out["required_n_observed"] = _n_continuous(max(sd, diff), diff, alpha, power)
+            out["required_n_observed"] = required_n_continuous(max(sd, diff), diff, alpha=alpha, power=power)
     return out
 
 
-def verdict(c: dict[str, Any], *, alpha: float, min_gain: float) -> str:
+def verdict(c: Comparison, *, alpha: float, min_gain: float) -> str:
     """better / worse / no meaningful difference / too small to tell (after Holm)."""
-    p = c.get("p_holm", c["p"])
-    if c["n_pairs"] == 0:
+    p = c.p_holm if c.p_holm is not None else c.p
+    if c.n_pairs == 0:
         return "too small to tell"
     if p < alpha:
-        return "better" if c["diff"] > 0 else "worse"
-    if c["ci_low"] is not None and c["ci_low"] > -min_gain and c["ci_high"] < min_gain:
+        return "better" if c.diff > 0 else "worse"
+    if c.ci_low is not None and c.ci_high is not None and c.ci_low > -min_gain and c.ci_high < min_gain:
         return "no meaningful difference"
     return "too small to tell"
 
 
+def rung_statistics(row: SummaryRow, binary: bool) -> RungStatistics:
+    """A rung's score and the interval stored on its row (computed once, by ``summarize``)."""
+    ci = row.interval
+    return RungStatistics(
+        n=row.n,
+        score=row.score,
+        ci_low=ci.lo if ci else None,
+        ci_high=ci.hi if ci else None,
+        method=ci.method if ci else ("wilson" if binary else "bootstrap"),
+        half_width=(ci.hi - ci.lo) / 2 if ci else None,
+    )
+
+
 def build_statistics(
-    summary: dict[str, Any], items: Sequence[dict[str, Any]], *, min_gain: float, alpha: float, power: float
-) -> dict[str, Any]:
-    """The record's ``statistics`` section."""
-    metric = summary.get("metric", "")
-    binary = metric in BINARY
+    summary: Summary, items: Sequence[ItemResult], *, min_gain: float, alpha: float, power: float
+) -> Statistics:
+    """The record's ``statistics`` section: each rung against its best cheaper rung, Holm-corrected."""
+    binary = summary.metric in BINARY
     scores = test_scores(items)
-    rows = {r["name"]: r for r in summary.get("rungs", [])}
-    order = ladder_order(list(rows))
-    rungs: dict[str, Any] = {}
-    for name in order:
-        vals = list(scores.get(name, {}).values())
-        lo, hi, method = mean_ci(vals, binary=binary)
-        rungs[name] = {
-            "n": len(vals),
-            "score": sum(vals) / len(vals) if vals else None,
-            "ci_low": lo if vals else None,
-            "ci_high": hi if vals else None,
-            "method": method,
-            "half_width": (hi - lo) / 2 if vals else None,
-        }
-    comparisons = []
-    for i, name in enumerate(order):
-        cheaper = [r for r in order[:i] if rungs[r]["score"] is not None]
-        if not cheaper or rungs[name]["score"] is None:
+    order = ladder(summary.rungs)
+    comparisons: list[Comparison] = []
+    for i, row in enumerate(order):
+        cheaper = [r for r in order[:i] if r.score is not None]
+        if not cheaper or row.score is None:
             continue
-        base = max(cheaper, key=lambda r: rungs[r]["score"])
-        ids = sorted(set(scores.get(name, {})) & set(scores.get(base, {})))
-        a = [scores[base][k] for k in ids]
-        b = [scores[name][k] for k in ids]
-        c = compare(a, b, binary=binary, min_gain=min_gain, alpha=alpha, power=power)
-        comparisons.append({"rung": name, "baseline": base, **c})
-    for c, p in zip(comparisons, holm([c["p"] for c in comparisons]), strict=True):
-        c["p_holm"] = p
-        c["verdict"] = verdict(c, alpha=alpha, min_gain=min_gain)
-        c["text"] = describe(c, min_gain=min_gain)
-    n_test = max((r["n"] for r in rungs.values()), default=0)
-    return {
-        "metric": metric,
-        "binary": binary,
-        "alpha": alpha,
-        "power": power,
-        "min_gain": min_gain,
-        "n_test": n_test,
-        "interval": "Wilson" if binary else "exact bootstrap (expanded percentile)",
-        "rungs": rungs,
-        "comparisons": comparisons,
-    }
+        base = max(cheaper, key=lambda r: r.score or 0.0)
+        mine, theirs = scores.get(row.name, {}), scores.get(base.name, {})
+        ids = sorted(set(mine) & set(theirs))
+        fields = compare([theirs[k] for k in ids], [mine[k] for k in ids], binary=binary, min_gain=min_gain, alpha=alpha, power=power)
+        comparisons.append(Comparison(rung=row.name, baseline=base.name, **fields))
+    for c, p in zip(comparisons, holm([c.p for c in comparisons]), strict=True):
+        c.p_holm = p
+        c.p_holm_resolution = min(1.0, len(comparisons) * c.p_resolution)
+        c.verdict = verdict(c, alpha=alpha, min_gain=min_gain)
+        c.text = describe(c, min_gain=min_gain)
+    return Statistics(
+        metric=summary.metric,
+        binary=binary,
+        alpha=alpha,
+        power=power,
+        min_gain=min_gain,
+        n_test=max((r.n for r in order), default=0),
+        interval=METHOD_TEXT["wilson" if binary else "bootstrap"],
+        rungs={r.name: rung_statistics(r, binary) for r in order},
+        comparisons=comparisons,
+    )
 
 
-def describe(c: dict[str, Any], *, min_gain: float) -> str:
+def describe(c: Comparison, *, min_gain: float) -> str:
     """One plain sentence for a comparison."""
-    pts = 100 * c["diff"]
-    head = f"{c['rung']} vs {c['baseline']}: {pts:+.1f} points"
-    if c["ci_low"] is not None:
-        head += f" [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
-    head += f" on {c['n_pairs']} paired items, {c['test']} p={c['p']:.3g} (Holm {c['p_holm']:.3g})"
-    v = c["verdict"]
+    head = f"{c.rung} vs {c.baseline}: {100 * c.diff:+.1f} points"
+    if c.ci_low is not None and c.ci_high is not None:
+        head += f" [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+    head += f" on {c.n_pairs} paired items, {c.test} {p_text(c)} (Holm {p_text(c, adjusted=True)})"
+    v = c.verdict
     if v == "better":
         return f"{head}: a significant gain."
     if v == "worse":
         return f"{head}: significantly worse."
     if v == "no meaningful difference":
         return f"{head}: no gain of {100 * min_gain:.0f}+ points (the interval rules it out)."
-    mde = c.get("mde")
-    mde_txt = "no gain at all" if mde is None or mde >= 1 else f"gains of {100 * mde:.0f}+ points"
+    mde_txt = "no gain at all" if c.mde is None or c.mde >= 1 else f"gains of {100 * c.mde:.0f}+ points"
     return (
         f"{head}: too small to tell; this test size detects only {mde_txt}, "
-        f"{c.get('required_n')} paired items would detect {100 * min_gain:.0f} points."
+        f"{c.required_n} paired items would detect {100 * min_gain:.0f} points."
     )
+
+
+def p_text(c: Comparison, *, adjusted: bool = False) -> str:
+    """A comparison's p-value as printed ("p=0.031", "p < 1e-10"), raw or Holm-adjusted."""
+    if adjusted and c.p_holm is not None:
+        return format_p(c.p_holm, c.p_holm_resolution)
+    return format_p(c.p, c.p_resolution)

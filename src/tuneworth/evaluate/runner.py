@@ -137,6 +137,8 @@ class Evaluator:
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
             "latency_ms": round(c.latency_ms, 2),  # as the record keeps it
         }
+        if phase == "test":  # reports show a flipped item's input and gold from the record alone
+            common.update(input=ex.input, gold=ex.output)
         if c.error is not None:
             return ItemResult(
                 **common, output="", score=None, valid=False, error=c.error, finish_reason="error",

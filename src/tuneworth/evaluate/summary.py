@@ -1,4 +1,8 @@
-"""Summarize per-item results into one row per rung (the ``summary.json`` contract)."""
+"""Summarize per-item results into one row per rung (the ``summary.json`` contract).
+
+The row's 95% interval is computed here, once (``stats.intervals.mean_interval``), and stored on
+the row; every view prints the stored bounds and never recomputes them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 from tuneworth.evaluate.metrics import BINARY
 from tuneworth.evaluate.textmetrics import text_breakdown
 from tuneworth.judge.judge import judge_counts
-from tuneworth.stats.score_ci import percentile, score_ci, wilson
+from tuneworth.stats.intervals import LEVEL, mean_interval, wilson
+from tuneworth.stats.percentile import percentile
 
 
 def summarize(
@@ -18,7 +23,7 @@ def summarize(
     scored = [r for r in items if r.get("error") is None and r.get("score") is not None]
     values = [float(r["score"]) for r in scored]
     n = len(values)
-    lo, hi = score_ci(values, binary=metric in BINARY, seed=seed)
+    ci = mean_interval(values, binary=metric in BINARY, seed=seed)
     lat = [float(r["latency_ms"]) for r in items]
     ok = [r for r in items if r.get("error") is None]
     return {
@@ -28,8 +33,10 @@ def summarize(
         "metric": metric,
         "n": n,
         "score": sum(values) / n if n else None,
-        "ci_low": lo if n else None,
-        "ci_high": hi if n else None,
+        "interval": ci.as_record() if n else None,
+        # The same bounds flat, for readers of the version-1 row shape (the typed row derives them).
+        "ci_low": ci.low if n else None,
+        "ci_high": ci.high if n else None,
         "validity_rate": sum(1 for r in scored if r.get("valid")) / n if n else None,
         "latency_p50_ms": round(percentile(lat, 50), 1),
         "latency_p95_ms": round(percentile(lat, 95), 1),
@@ -48,7 +55,8 @@ def pass_rate(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not passes:
         return {}
     lo, hi = wilson(sum(passes), len(passes))
-    return {"pass_rate": sum(passes) / len(passes), "pass_ci_low": lo, "pass_ci_high": hi}
+    interval = {"lo": lo, "hi": hi, "level": LEVEL, "method": "wilson"}
+    return {"pass_rate": sum(passes) / len(passes), "pass_interval": interval}
 
 
 def decoding_of(items: Sequence[dict[str, Any]]) -> str:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from tuneworth.record.derived import Costs, Decision, Statistics
+
 SCHEMA_VERSION = 2
 
 Status = Literal["running", "finished", "failed", "interrupted"]
@@ -261,6 +263,8 @@ class JudgeSection(Open):
     """The LLM judge's setup. Open: rubric, calibration and agreement statistics grow per metric."""
 
     model: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """Said in the decision's verdict (a judge that disagrees with people, or was never checked)."""
 
 
 # --- header ---------------------------------------------------------------------------------------
@@ -319,6 +323,10 @@ class ItemResult(Strict):
     """Metric-specific (fields, parsed, judge, similarity metrics): open by design, per metric."""
     cached: bool = False
     decoding: str = "free"
+    input: str | None = None
+    """The test item's input (the last user message), so reports show flips without the data files."""
+    gold: str | None = None
+    """The test item's gold answer."""
 
 
 # --- summary.json ---------------------------------------------------------------------------------
@@ -368,69 +376,6 @@ class SummaryRow(RungMeta):
     def ci_high(self) -> float | None:
         """``interval.hi``, for readers of the version-1 row shape (not read back)."""
         return self.interval.hi if self.interval else None
-
-
-class RungStatistics(Strict):
-    n: int
-    score: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    method: str
-    half_width: float | None = None
-
-
-class Comparison(Open):
-    """One paired comparison. Open: McNemar and the bootstrap report different extra counts."""
-
-    rung: str
-    baseline: str
-    n_pairs: int
-    diff: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p: float
-    test: str
-    p_holm: float | None = None
-    verdict: str | None = None
-    text: str | None = None
-
-
-class Statistics(Strict):
-    """``decide/statistics.build_statistics``: per-rung intervals and paired comparisons."""
-
-    metric: str
-    binary: bool
-    alpha: float
-    power: float
-    min_gain: float
-    n_test: int
-    interval: str
-    rungs: dict[str, RungStatistics]
-    comparisons: list[Comparison]
-
-
-class Costs(Open):
-    """``decide/evidence.build_costs``. Open: price tables and break-even detail vary with economics."""
-
-    prices: dict[str, Any] = Field(default_factory=dict)
-    rungs: list[dict[str, Any]] = Field(default_factory=list)
-    finetune: dict[str, Any] = Field(default_factory=dict)
-    requests_per_month: float | None = None
-    payback_months: float = 12.0
-    trade: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class Decision(Strict):
-    """``decide/framework.decide`` plus the judge warnings and missing sections."""
-
-    verdict: str
-    fine_tune: Literal["yes", "no", "not yet", "try"]
-    stop_at: str | None = None
-    reasons: list[str]
-    what_would_change: list[str]
-    questions: list[dict[str, Any]]
-    warnings: list[str] = Field(default_factory=list)
-    sections_missing: list[str] = Field(default_factory=list)
 
 
 class Summary(Strict):

@@ -12,6 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tuneworth.record.derived import TradePoint
+from tuneworth.record.schema import SummaryRow
+
 COLORS = ["#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd"]
 
 
@@ -37,21 +40,25 @@ def _svg(fig: Any, label: str) -> str:
     return svg
 
 
-def scores_chart(rungs: Sequence[dict[str, Any]], metric: str) -> str:
-    """Score with its 95% interval per rung (rows: name, title, score, ci_low, ci_high)."""
-    longest = max((len(str(r.get("title", r["name"]))) for r in rungs), default=4)
+def _error_bar(score: float, lo: float | None, hi: float | None) -> tuple[float, float]:
+    """Distances from the score to the stored interval's ends (0 where an end is missing, or sits a
+    rounding error on the wrong side of the estimate)."""
+    return max(0.0, score - (lo if lo is not None else score)), max(0.0, (hi if hi is not None else score) - score)
+
+
+def scores_chart(rungs: Sequence[SummaryRow], metric: str) -> str:
+    """Score with its stored 95% interval per rung."""
+    longest = max((len(r.title or r.name) for r in rungs), default=4)
     fig = _figure(6.4, 0.8 + 0.45 * max(1, len(rungs)), left=0.2 + 0.075 * longest)
     ax = fig.add_subplot()
     ys = list(range(len(rungs)))[::-1]
     for y, r, color in zip(ys, rungs, COLORS * 3, strict=False):
-        if r.get("score") is None:
+        if r.score is None:
             continue
-        # An interval's ends may be missing or sit a rounding error beside the estimate.
-        lo = max(0.0, r["score"] - (r.get("ci_low") if r.get("ci_low") is not None else r["score"]))
-        hi = max(0.0, (r.get("ci_high") if r.get("ci_high") is not None else r["score"]) - r["score"])
-        ax.errorbar([r["score"]], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2)
-        ax.annotate(f"{r['score']:.3f}", (r["score"], y), textcoords="offset points", xytext=(0, 7), ha="center")
-    ax.set_yticks(ys, [r.get("title", r["name"]) for r in rungs])
+        lo, hi = _error_bar(r.score, r.ci_low, r.ci_high)
+        ax.errorbar([r.score], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2)
+        ax.annotate(f"{r.score:.3f}", (r.score, y), textcoords="offset points", xytext=(0, 7), ha="center")
+    ax.set_yticks(ys, [r.title or r.name for r in rungs])
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.7, len(rungs) - 0.3)
     ax.set_xlabel(f"{metric} on the test items (95% interval)")
@@ -111,33 +118,33 @@ def curve_chart(points: Sequence[tuple[float, float]], metric: str) -> str:
     return _svg(fig, "learning curve")
 
 
-def trade_chart(points: Sequence[dict[str, Any]], metric: str) -> str:
+def trade_chart(points: Sequence[TradePoint], metric: str) -> str:
     """The trade per rung, each on its own model: score against p50 latency (left) and against
     $ per 1k requests (right), with 95% intervals. Rungs without a price are left off the right panel."""
-    scored = [p for p in points if p.get("score") is not None]
+    scored = [p for p in points if p.score is not None]
     fig = _figure(6.4, 3.0, left=0.6, bottom=0.85)
     fig.subplots_adjust(wspace=0.32)
     lat_ax, cost_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2, sharey=None)
-    priced = [p for p in scored if p.get("usd_per_1k") is not None]
+    priced = [p for p in scored if p.usd_per_1k is not None]
     seen: dict[tuple[int, float, float], int] = {}  # rungs drawn at the same spot get stacked labels
     for k, p in enumerate(scored):
         color = COLORS[k % len(COLORS)]
-        lo = max(0.0, p["score"] - (p["ci_low"] if p.get("ci_low") is not None else p["score"]))
-        hi = max(0.0, (p["ci_high"] if p.get("ci_high") is not None else p["score"]) - p["score"])
-        label = f"{p['rung']}: {p.get('model') or '?'}"
-        xs = [(lat_ax, (p.get("latency_p50_ms") or 0.0) / 1000)]
-        if p.get("usd_per_1k") is not None:
-            xs.append((cost_ax, float(p["usd_per_1k"])))
+        score = p.score or 0.0
+        lo, hi = _error_bar(score, p.ci_low, p.ci_high)
+        label = f"{p.rung}: {p.model or '?'}"
+        xs = [(lat_ax, (p.latency_p50_ms or 0.0) / 1000)]
+        if p.usd_per_1k is not None:
+            xs.append((cost_ax, p.usd_per_1k))
         for ax, x in xs:
-            ax.errorbar([x], [p["score"]], yerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2,
+            ax.errorbar([x], [score], yerr=[[lo], [hi]], fmt="o", color=color, capsize=4, lw=2,
                         label=label if ax is lat_ax else None)
-            spot = (id(ax), round(x, 9), round(p["score"], 9))
+            spot = (id(ax), round(x, 9), round(score, 9))
             seen[spot] = seen.get(spot, -1) + 1
-            ax.annotate(p["rung"], (x, p["score"]), textcoords="offset points", xytext=(6, 4 - 10 * seen[spot]), fontsize=8)
+            ax.annotate(p.rung, (x, score), textcoords="offset points", xytext=(6, 4 - 10 * seen[spot]), fontsize=8)
     lat_ax.set_xlabel("latency p50 (s per request)")
     lat_ax.set_ylabel(f"{metric} (95% interval)")
     cost_ax.set_xlabel("$ per 1k requests")
-    costs = [float(p["usd_per_1k"]) for p in priced]
+    costs = [p.usd_per_1k for p in priced if p.usd_per_1k is not None]
     if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
         from matplotlib.ticker import FuncFormatter, NullLocator
 

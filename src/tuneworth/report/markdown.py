@@ -1,47 +1,48 @@
-"""The Markdown summary written into every run directory."""
+"""The Markdown summary written into every run directory (summary.md), from the typed record."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tuneworth.record.schema import RunHeader, Summary
 from tuneworth.report.diagnosis import render_diagnosis, render_retrieval
 from tuneworth.report.format import COLUMNS, cells
 
 
-def render_markdown(header: dict[str, Any], summary: dict[str, Any]) -> str:
-    sizes = summary["sizes"]
+def render_markdown(header: RunHeader, summary: Summary) -> str:
+    sizes = summary.sizes
     lines = [
-        f"# tuneworth run: {summary['task']}",
+        f"# tuneworth run: {summary.task}",
         "",
-        f"- model: `{summary['model']}`",
-        f"- metric: `{summary['metric']}` (test n={sizes['test']}, validation n={sizes['validation']}, train n={sizes['train']})",
-        f"- seed: {header.get('seed')}, tuneworth {header.get('tuneworth_version')}, {header.get('seconds', '?')} s",
+        f"- model: `{summary.model}`",
+        f"- metric: `{summary.metric}` (test n={sizes.get('test')}, validation n={sizes.get('validation')}, train n={sizes.get('train')})",
+        f"- seed: {header.seed}, tuneworth {header.tuneworth_version}, {header.seconds if header.seconds is not None else '?'} s",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
-    for row in summary["rungs"]:
+    for row in summary.rungs:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
     lines.append("")
     lines += model_and_judge_lines(summary)
     return "\n".join(lines) + "\n" + render_details(header, summary)
 
 
-def model_and_judge_lines(summary: dict[str, Any]) -> list[str]:
+def model_and_judge_lines(summary: Summary) -> list[str]:
     """Each rung's model (when they differ) and the judge's calibration and warnings."""
-    lines = []
-    for name, model in (summary.get("models") or {}).items():
-        lines.append(f"- {name} model: `{model}`")
-    judge = summary.get("judge")
-    if judge:
-        lines.append(f"- judge: `{judge['model']}` ({judge['mode']})")
-        cal = judge.get("calibration")
-        if cal and cal.get("spearman") is not None:
+    lines = [f"- {name} model: `{model}`" for name, model in (summary.models or {}).items()]
+    judge = summary.judge
+    if judge is not None:
+        extra = judge.model_extra or {}  # the judge section is open by design (record.schema.JudgeSection)
+        lines.append(f"- judge: `{judge.model}` ({extra.get('mode')})")
+        cal = extra.get("calibration")
+        if isinstance(cal, dict) and cal.get("spearman") is not None:
             lo, hi = cal["spearman_ci"]
-            kappa = kappa_text(cal)
-            lines.append(f"- judge agreement with people: Spearman {cal['spearman']:.2f} [{lo:.2f}, {hi:.2f}] on {cal['scored']} items{kappa}")
-        for w in judge.get("warnings") or []:
-            lines.append(f"- **warning**: {w}")
+            lines.append(
+                f"- judge agreement with people: Spearman {cal['spearman']:.2f} [{lo:.2f}, {hi:.2f}] "
+                f"on {cal['scored']} items{kappa_text(cal)}"
+            )
+        lines += [f"- **warning**: {w}" for w in judge.warnings]
     return [*lines, ""] if lines else []
 
 
@@ -54,39 +55,38 @@ def kappa_text(cal: dict[str, Any]) -> str:
     return ""
 
 
-def render_details(header: dict[str, Any], summary: dict[str, Any]) -> str:
+def render_details(header: RunHeader, summary: Summary) -> str:
     """Everything below the table: secondary metrics and every candidate's validation score."""
     lines = []
-    for row in summary["rungs"]:
-        m = row.get("metrics") or {}
+    for row in summary.rungs:
+        m = row.metrics
         if m:
             parts = [f"{k} {v:.0%}" for k, v in m.items() if isinstance(v, float)]
             parts += [f"{k} {v}" for k, v in m.items() if isinstance(v, int)]
-            parts += [f"{f} {v:.0%}" for f, v in (m.get("field_accuracy") or {}).items()]
-            lines.append(f"- {row['name']} details: " + ", ".join(parts))
+            fields = m["field_accuracy"] if isinstance(m.get("field_accuracy"), dict) else {}
+            parts += [f"{f} {v:.0%}" for f, v in fields.items()]
+            lines.append(f"- {row.name} details: " + ", ".join(parts))
     lines.append("")
-    for skip in (header.get("decoding") or {}).get("skipped", []):
-        lines.append(f"- decoding {skip['mode']} skipped: {skip['reason']}")
+    lines += [f"- decoding {skip.mode} skipped: {skip.reason}" for skip in header.decoding.skipped]
     from tuneworth.decoding.gap import ladder_format_gap
 
-    kind = ((header.get("config") or {}).get("output") or {}).get("kind")
-    if kind in ("label", "json") and (gap := ladder_format_gap(summary["rungs"])) is not None:
+    output = header.config.get("output")
+    kind = output.get("kind") if isinstance(output, dict) else None
+    if kind in ("label", "json") and (gap := ladder_format_gap([r.model_dump() for r in summary.rungs])) is not None:
         lines.append(f"- format, prompting vs fine-tuning: {gap}")
-    for name, info in header.get("rungs", {}).items():
-        lines.append(f"## {name}: validation scores")
+    for name, info in header.rungs.items():
+        lines += [f"## {name}: validation scores", ""]
+        for cand in info.validation:
+            mark = " (chosen)" if cand.config == info.chosen else ""
+            cfg = ", ".join(f"{k}={v}" for k, v in cand.config.items())
+            lines.append(f"- {cfg}: {cand.score:.3f}{mark}")
+        lines += [f"- note: {note}" for note in info.notes]
+        if info.decoding is not None:
+            lines.append(f"- format gap: {info.decoding.verdict}")
         lines.append("")
-        for cand in info.get("validation", []):
-            mark = " (chosen)" if cand["config"] == info.get("chosen") else ""
-            cfg = ", ".join(f"{k}={v}" for k, v in cand["config"].items())
-            lines.append(f"- {cfg}: {cand['score']:.3f}{mark}")
-        for note in info.get("notes", []):
-            lines.append(f"- note: {note}")
-        if info.get("decoding"):
-            lines.append(f"- format gap: {info['decoding']['verdict']}")
-        lines.append("")
-    if header.get("audit"):
+    if header.audit is not None:
         from tuneworth.audit.render import render_markdown as audit_markdown
 
-        lines.append(audit_markdown(header["audit"]))
-    lines += render_retrieval(header.get("retrieval")) + render_diagnosis(header.get("diagnosis"))
+        lines.append(audit_markdown(header.audit.model_dump(mode="json")))
+    lines += render_retrieval(header.retrieval) + render_diagnosis(header.diagnosis)
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tuneworth.record.schema import Summary
 from tuneworth.report.format import COLUMNS, cells
 
 
@@ -52,13 +53,13 @@ class RichProgress:
             self._progress = None
 
 
-def results_table(summary: dict[str, Any]) -> Table:
-    sizes = summary["sizes"]
-    per_rung = "models" in summary  # a model per rung: name each row's model
-    model = "a model per rung" if per_rung else summary["model"]
-    table = Table(title=f"{summary['task']} · {model} · {summary['metric']} on {sizes['test']} test items")
+def results_table(summary: Summary) -> Table:
+    sizes = summary.sizes
+    per_rung = summary.models is not None  # a model per rung: name each row's model
+    model = "a model per rung" if per_rung else summary.model
+    table = Table(title=f"{summary.task} · {model} · {summary.metric} on {sizes.get('test')} test items")
     for col in [*COLUMNS, *(["model"] if per_rung else [])]:
         table.add_column(col, justify="left" if col in ("rung", "chosen", "model") else "right")
-    for row in summary["rungs"]:
-        table.add_row(*cells(row), *([row.get("model", "")] if per_rung else []))
+    for row in summary.rungs:
+        table.add_row(*cells(row), *([row.model or ""] if per_rung else []))
     return table

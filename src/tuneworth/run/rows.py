@@ -15,16 +15,13 @@ from tuneworth.evaluate.metrics import BINARY
 from tuneworth.record.schema import (
     AuditCheck,
     AuditSection,
-    Costs,
-    Decision,
-    Interval,
     ItemResult,
     JudgeSection,
-    Statistics,
+    LoadedRun,
     Summary,
     SummaryRow,
 )
-from tuneworth.record.store import RunRecord, sections_dict
+from tuneworth.record.store import RunRecord
 
 if TYPE_CHECKING:
     from tuneworth.config.task import Task
@@ -33,24 +30,15 @@ if TYPE_CHECKING:
     from tuneworth.rungs.base import Rung
 
 
-def _interval(row: dict[str, Any], lo: str, hi: str, method: str) -> Interval | None:
-    if row.get(lo) is None or row.get(hi) is None:
-        return None
-    return Interval(lo=row[lo], hi=row[hi], level=0.95, method=method)
-
-
 def interval_method(metric: str) -> str:
-    """The method ``stats.score_ci`` uses for ``metric``."""
+    """The method ``stats.intervals.mean_interval`` uses for ``metric``."""
     return "wilson" if metric in BINARY else "bootstrap"
 
 
 def row_from_dict(row: dict[str, Any], rung: Rung) -> SummaryRow:
-    """A ``SummaryRow`` from ``evaluate.summary.summarize``'s dict, with the rung's metadata."""
-    data = {k: v for k, v in row.items() if k not in ("ci_low", "ci_high", "pass_ci_low", "pass_ci_high")}
-    data["interval"] = _interval(row, "ci_low", "ci_high", interval_method(row["metric"]))
-    if "pass_rate" in row:
-        data["pass_interval"] = _interval(row, "pass_ci_low", "pass_ci_high", "wilson")
-    return SummaryRow.model_validate({**rung.meta().model_dump(), **data, "title": rung.title})
+    """A ``SummaryRow`` from ``evaluate.summary.summarize``'s dict (its ``interval`` and
+    ``pass_interval`` already in the record's shape), with the rung's metadata."""
+    return SummaryRow.model_validate({**rung.meta().model_dump(), **row, "title": rung.title})
 
 
 def summary_row(
@@ -117,13 +105,10 @@ def build_summary(
         training=h.training,
         flips=h.flips,
     )
-    header, items = sections_dict(h), [i.model_dump(mode="json") for i in record.items]
     try:  # statistics, costs, decision: derived data, never a reason to lose the run's summary
-        derived = analyse(header, items, sections_dict(summary))
-        summary.statistics = Statistics.model_validate(derived["statistics"])
-        summary.costs = Costs.model_validate(derived["costs"])
-        summary.decision = Decision.model_validate(derived["decision"])
+        derived = analyse(LoadedRun.model_construct(header=h, items=record.items, summary=None), summary)
+        summary.statistics, summary.costs, summary.decision = derived.statistics, derived.costs, derived.decision
     except Exception as e:  # pragma: no cover - a bug here must not cost the run
         summary.decision_error = f"{type(e).__name__}: {e}"
-    record.write_summary(summary, render_markdown(header, sections_dict(summary)))
+    record.write_summary(summary, render_markdown(h, summary))
     return summary

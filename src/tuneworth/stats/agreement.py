@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from tuneworth.stats.score_ci import Z95
+from tuneworth.stats.intervals import Z95
 
 
 def ranks(values: Sequence[float]) -> list[float]:

@@ -1,17 +1,55 @@
-"""Paired comparisons between rungs scored on the same test items (groundwork for the decision).
+"""Paired comparisons between rungs scored on the same test items: the one home of each number.
 
 Paired data needs paired tests: exact McNemar on the discordant pairs for pass/fail scores, a
-seeded paired bootstrap for continuous scores, Holm's step-down correction across comparisons,
-and the power side: the smallest difference this test size can detect, and the size needed for a
-given one. Pure Python (math only), so reports can use it without numpy.
+paired bootstrap of the mean difference for continuous ones (the same exact, expanded percentile
+bootstrap as a rung's own interval, ``stats.intervals``), Holm's step-down correction across
+comparisons, and the power side: the smallest difference this test size can detect, and the size
+needed for a given one.
+
+Every p-value carries its *resolution*, the smallest value its method can tell from 0: 2/B for a
+Monte Carlo bootstrap of B resamples (one resample past zero, doubled for two sides), float64
+round-off of the FFT convolution for the exact bootstrap, the smallest float for exact McNemar.
+``format_p`` prints a p-value below its resolution as "p < 1e-k" (the largest power of ten at or
+above the resolution), never as "p=0".
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
+from typing import NamedTuple
 
-from tuneworth.stats.score_ci import resampled_means
+from tuneworth.stats.intervals import (
+    bootstrap_ci_many,
+    exact_bootstrap_p,
+    lattice,
+    resampled_means,
+)
+
+# The exact bootstrap's CDF comes from an FFT convolution: its round-off is ~1e-13 of the total
+# mass, so tail probabilities below 1e-10 carry no digits.
+EXACT_P_RESOLUTION = 1e-10
+MCNEMAR_P_RESOLUTION = 1e-300  # exact binomial sums in integers: only float underflow limits them
+RESAMPLES = 4000
+
+
+class PairedDifference(NamedTuple):
+    """Mean difference b - a, its 95% interval, a two-sided p-value and that p-value's resolution."""
+
+    diff: float
+    low: float
+    high: float
+    p: float
+    p_resolution: float
+
+
+def format_p(p: float, resolution: float) -> str:
+    """"p=0.031", or "p < 1e-k" when ``p`` is below what its method resolves (never "p=0")."""
+    if p < resolution:
+        k = max(1, math.floor(-math.log10(min(resolution, 0.1))))
+        return f"p < 1e-{k}"
+    return f"p={p:.3g}"
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -24,21 +62,25 @@ def mcnemar_exact(b: int, c: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], *, seed: int = 0, resamples: int = 4000
-) -> tuple[float, float, float, float]:
-    """Mean difference b - a, its 95% percentile interval, and a two-sided bootstrap p-value."""
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> PairedDifference:
+    """Paired bootstrap of the mean difference b - a: exact on a lattice, seeded resampling
+    (``RESAMPLES``) otherwise; interval by the expanded percentile rule, p two-sided against 0."""
+    import numpy as np
+
     if len(a) != len(b) or not a:
         raise ValueError("paired samples must be non-empty and of equal length")
-    diffs = [y - x for x, y in zip(a, b, strict=True)]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    means = resampled_means(diffs, seed=seed, resamples=resamples)
-    lo, hi = means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
-    # p-value: how often the resampled mean lands on the other side of zero (doubled, capped at 1).
-    below = sum(1 for m in means if m <= 0) / resamples
-    above = sum(1 for m in means if m >= 0) / resamples
-    return mean, lo, hi, min(1.0, 2 * min(below, above))
+    diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    diff = float(diffs.mean())
+    # The interval as for a rung's mean (exact on a lattice, expanded percentile; all-equal
+    # differences get a bounded interval, never the bootstrap's zero-width point).
+    lo, hi = bootstrap_ci_many(diffs[None, :], seed=seed, bounds=(-1.0, 1.0))  # differences of [0, 1] scores
+    grid = lattice(diffs)
+    if grid is not None:
+        p = exact_bootstrap_p(diffs[None, :], grid[0], grid[1])
+        return PairedDifference(diff, float(lo[0]), float(hi[0]), p, EXACT_P_RESOLUTION)
+    means = resampled_means(diffs[None, :], seed=seed, resamples=RESAMPLES)[0]
+    p = min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
+    return PairedDifference(diff, float(lo[0]), float(hi[0]), p, 2 / RESAMPLES)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -54,39 +96,18 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def _z(p: float) -> float:
-    """Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9)."""
-    a = [
-        -39.69683028665376,
-        220.9460984245205,
-        -275.9285104469687,
-        138.357751867269,
-        -30.66479806614716,
-        2.506628277459239,
-    ]
-    b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
-    c = [
-        -0.007784894002430293,
-        -0.3223964580411365,
-        -2.400758277161838,
-        -2.549732539343734,
-        4.374664141464968,
-        2.938163982698783,
-    ]
-    d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416]
-    if p < 0.02425:
-        q = math.sqrt(-2 * math.log(p))
-        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
-        )
-    if p > 1 - 0.02425:
-        return -_z(1 - p)
-    q = p - 0.5
-    r = q * q
-    return (
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
-        * q
-        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-    )
+    """Standard normal quantile (the standard library's ``NormalDist``)."""
+    return NormalDist().inv_cdf(p)
+
+
+def mde_continuous(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest mean difference a paired test on ``n`` items detects (normal approximation)."""
+    return (_z(1 - alpha / 2) + _z(power)) * sd / n**0.5 if n else float("inf")
+
+
+def required_n_continuous(sd: float, effect: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Paired items needed to detect a mean difference ``effect`` with spread ``sd``."""
+    return math.ceil(((_z(1 - alpha / 2) + _z(power)) * sd / effect) ** 2)
 
 
 def required_pairs(discordant_rate: float, effect: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
@@ -115,4 +136,14 @@ def min_detectable_effect(
     return hi
 
 
-__all__ = ["holm", "mcnemar_exact", "min_detectable_effect", "paired_bootstrap", "required_pairs"]
+__all__ = [
+    "PairedDifference",
+    "format_p",
+    "holm",
+    "mcnemar_exact",
+    "mde_continuous",
+    "min_detectable_effect",
+    "paired_bootstrap",
+    "required_n_continuous",
+    "required_pairs",
+]

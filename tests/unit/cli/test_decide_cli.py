@@ -98,6 +98,27 @@ def test_cost_calculator_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
     assert "openai/gpt-4o-mini" in out and "prices as of" in out
 
 
+def test_cost_shows_small_fixed_costs_in_cents_not_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    """1000 trained tokens at $4/1M and no engineer hours cost $0.004: printed so, never "$0"."""
+    code, out, _ = run(
+        capsys, "cost", "--model", "acme/x", "--input-price", "1", "--output-price", "2", "--training-price", "4",
+        "--prompt-tokens", "1000", "--completion-tokens", "0", "--ft-prompt-tokens", "0", "--trained-tokens", "1000",
+        "--hourly-rate", "0",
+    )
+    fixed = next(line for line in out.splitlines() if "fixed:" in line)
+    assert code == 0 and "compute $0.004 (" in fixed and fixed.endswith("= $0.004-$0.004"), fixed
+
+
+@pytest.mark.parametrize(
+    "usd,text",
+    [(3750.9, "$3,751"), (12.5, "$12.50"), (0.42, "$0.42"), (0.004, "$0.004"), (0.00123, "$0.0012"), (0.0, "$0"), (None, "no price")],
+)
+def test_fmt_usd(usd: float | None, text: str) -> None:
+    from tuneworth.decide.breakeven import fmt_usd
+
+    assert fmt_usd(usd) == text
+
+
 def test_cost_errors() -> None:
     res = tw("cost", "--model", "acme/unknown", "--prompt-tokens", "1", "--completion-tokens", "1", "--ft-prompt-tokens", "1", "--trained-tokens", "1")
     assert res.returncode == 2 and "no price for 'acme/unknown'" in res.stderr and "fix:" in res.stderr
@@ -178,3 +199,8 @@ def test_climb_renders_the_report(tmp_path: Path) -> None:
     assert {"statistics", "costs", "decision"} <= set(summary)
     # fake models have no price: the report says so instead of treating them as free
     assert summary["costs"]["rungs"][0]["usd_per_1k"] is None and "no price" in summary["costs"]["rungs"][0]["notes"][0]
+    # test items carry their input and gold, so a report shows flipped items from the record alone
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    tests = [i for i in items if i["phase"] == "test"]
+    assert tests and all(i["input"] and i["gold"] for i in tests)
+    assert all(i.get("input") is None for i in items if i["phase"] == "validation")

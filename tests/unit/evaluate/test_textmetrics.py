@@ -79,7 +79,7 @@ def test_summary_pass_rate_and_text_means() -> None:
         for v in (0.2, 0.6, 0.9, 1.0)
     ]
     row = summarize("L1", "L1 prompting", {}, items, "token_f1", seed=0)
-    assert row["pass_rate"] == 0.75 and 0 < row["pass_ci_low"] < 0.75 < row["pass_ci_high"] < 1
+    assert row["pass_rate"] == 0.75 and 0 < row["pass_interval"]["lo"] < 0.75 < row["pass_interval"]["hi"] < 1
     assert row["metrics"]["token_f1_mean"] == pytest.approx(0.675)
     assert row["ci_low"] < row["score"] < row["ci_high"]  # continuous: bootstrap, not Wilson
 

@@ -131,7 +131,7 @@ def test_learning_curve_reaches_the_record_and_the_decision(server: DoubleServer
     assert curve[-1].score == run.summary.rungs[0].score and curve[-1].model == run.summary.rungs[0].config["model"]
     assert len({p.test_items for p in curve}) == 1  # every point on the same test items
     assert curve[0].skipped is None and curve[0].train_examples < curve[1].train_examples < curve[2].train_examples
-    evidence = [e for q in run.summary.decision.questions for e in q["evidence"]]
+    evidence = [e for q in run.summary.decision.questions for e in q.evidence]
     assert not [e for e in evidence if "no learning curve" in e]
     assert [e for e in evidence if e.startswith("learning curve: 0.5→1 of train")]
     assert json.loads(proc.stdout)["training"]["learning_curve"][0]["fraction"] == 0.25

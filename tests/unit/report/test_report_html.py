@@ -78,9 +78,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     l2 = improve(l1, 30, 2)
     training = {
         "trained_tokens": 250_000,
-        "learning_curve": [{"fraction": 0.25, "score": 0.6}, {"fraction": 0.5, "score": 0.68}, {"fraction": 1.0, "score": 0.72}],
+        "learning_curve": [
+            {"fraction": f, "train_examples": int(400 * f), "score": y} for f, y in ((0.25, 0.6), (0.5, 0.68), (1.0, 0.72))
+        ],
     }
-    audit = {"verdict": "warn", "checks": [{"name": "format", "status": "pass", "reason": "0 problems"}, {"name": "balance", "status": "warn", "reason": "<script>alert(1)</script>"}]}
+    audit = {
+        "status": "warn",
+        "counts": {"pass": 1, "warn": 1},
+        "checks": [
+            {"name": "format", "title": "Format", "status": "pass", "reason": "0 problems"},
+            {"name": "balance", "title": "Balance", "status": "warn", "reason": "<script>alert(1)</script>"},
+        ],
+    }
     write_run(
         run,
         {"L1": l1, "L2": l2, "L4": improve(l2, 20, 3)},
@@ -125,3 +134,84 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert result["resources"] == []  # the page loaded nothing
     console = [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == []
+
+
+def test_one_row_shows_the_same_stored_interval_in_every_view(report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The interval is computed once (summarize) and stored on the row: the terminal table, summary.md,
+    report.html, report.md and the decision print those bounds, none recomputes them. The stored
+    bounds are overwritten with odd values first, so a view that recomputed would show other numbers."""
+    import json
+
+    from rich.console import Console
+
+    from tuneworth.cli.decide import decide_cmd
+    from tuneworth.record.schema import Summary
+    from tuneworth.report.markdown import render_markdown
+    from tuneworth.report.render import load_run, write_report
+    from tuneworth.report.terminal import results_table
+
+    run_dir = report.parent
+    data = json.loads((run_dir / "summary.json").read_text())
+    for row in data["rungs"]:
+        row["interval"] = {**row["interval"], "lo": row["score"] - 0.0123, "hi": row["score"] + 0.0456}
+    (run_dir / "summary.json").write_text(json.dumps(data))
+    write_report(run_dir)
+    run = load_run(run_dir)
+    summary = run.summary
+    assert isinstance(summary, Summary)
+    console = Console(width=200, record=True)
+    console.print(results_table(summary))
+    views = {
+        "terminal": console.export_text(),
+        "summary.md": render_markdown(run.header, summary),
+        "report.html": (run_dir / "report.html").read_text(encoding="utf-8"),
+        "report.md": (run_dir / "report.md").read_text(encoding="utf-8"),
+    }
+    try:
+        decide_cmd.main([str(run_dir)], standalone_mode=False)
+    finally:
+        views["decision"] = capsys.readouterr().out
+    for row in summary.rungs:
+        assert row.score is not None
+        text = f"{row.score:.3f} [{row.score - 0.0123:.3f}, {row.score + 0.0456:.3f}]"
+        for name, view in views.items():
+            assert text in view, f"{row.name}: {text} not in the {name} view"
+
+
+def test_flips_show_input_gold_and_both_outputs(report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    flips = html[html.index("Per-item flips") :]
+    for head in ("<th>input</th>", "<th>gold</th>", "<th>L2 output</th>", "<th>L4 output</th>"):
+        assert head in flips
+    assert "question " in flips and "gold " in flips and "&lt;b&gt;not bold&lt;/b&gt;" in flips
+    md = report.with_name("report.md").read_text(encoding="utf-8")
+    assert "| item | input | gold | score | L2 output | L4 output |" in md
+
+
+def test_flips_truncate_long_inputs_at_a_word() -> None:
+    from tuneworth.report.flips import shorten
+
+    text = "word " * 100
+    short = shorten(text, 40)
+    assert len(short) <= 40 and short.endswith("…") and not short[:-1].endswith(" ")
+    assert shorten("a\nb  c") == "a b c" and shorten(None) == ""
+
+
+def test_the_real_v1_record_renders_with_its_stored_intervals(tmp_path: Path) -> None:
+    """A version-1 record (the bundled demo, pre-refactor code) renders, and every view shows the
+    interval v1 stored on each row (upgraded into ``interval``), not a recomputed one."""
+    import shutil
+
+    from tests.helpers.paths import REPO
+    from tuneworth.report.render import write_report
+
+    run_dir = tmp_path / "v1"
+    shutil.copytree(REPO / "tests" / "fixtures" / "records" / "v1", run_dir)
+    raw = json.loads((run_dir / "summary.json").read_text())["rungs"]
+    report = write_report(run_dir)
+    html = report.html.read_text(encoding="utf-8")
+    md = report.markdown.read_text(encoding="utf-8")
+    for row in raw:
+        text = f"{row['score']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        assert text in html and text in md, text
+    assert report.summary.decision is not None and report.summary.decision.verdict

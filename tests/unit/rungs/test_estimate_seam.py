@@ -22,7 +22,7 @@ def test_each_rung_estimates_its_prompt_and_answer_sizes(tmp_path: Path) -> None
         rung = load_rung(name)
         est = rung.estimate(ctx, sample, approx_tokens)
         assert est is not None and est.prompt_tokens > 0 and est.completion_tokens > 0
-        plan = rung_plan(name, load_rung(name), RunContext(task, split, None, approx_tokens))
+        plan = rung_plan(load_rung(name), RunContext(task, split, None, approx_tokens), load_rung("L1"))
         assert (round(est.prompt_tokens, 1), round(est.completion_tokens, 1)) == (
             plan["prompt_tokens"], plan["completion_tokens"]
         ), name

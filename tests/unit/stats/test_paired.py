@@ -35,9 +35,9 @@ def test_paired_bootstrap_detects_a_real_gain_and_not_a_null_one() -> None:
     rng = random.Random(2)
     a = [rng.random() for _ in range(60)]
     b = [min(1.0, x + 0.2) for x in a]
-    mean, lo, hi, p = paired_bootstrap(a, b, seed=3)
+    mean, lo, hi, p, _ = paired_bootstrap(a, b, seed=3)
     assert lo > 0 and p < 0.01 and lo <= mean <= hi
-    _, lo0, hi0, p0 = paired_bootstrap(a, a[::-1], seed=3)
+    _, lo0, hi0, p0, _ = paired_bootstrap(a, a[::-1], seed=3)
     assert lo0 < 0 < hi0 and p0 > 0.05
 
 

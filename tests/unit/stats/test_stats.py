@@ -4,7 +4,14 @@ import random
 
 import pytest
 
-from tuneworth.stats.score_ci import bootstrap_mean_ci, percentile, wilson
+from tuneworth.stats.intervals import bootstrap_ci_many, constant_mean_ci, mean_interval, wilson
+from tuneworth.stats.percentile import percentile
+
+
+def bootstrap_mean_ci(values: list[float], bounds: tuple[float, float] = (0.0, 1.0), seed: int = 0) -> tuple[float, float]:
+    """The stored interval for continuous scores (low, high)."""
+    ci = mean_interval(values, binary=False, bounds=bounds, seed=seed)
+    return ci.low, ci.high
 
 
 def test_wilson_known_values() -> None:
@@ -39,8 +46,6 @@ def test_percentile() -> None:
 
 
 def test_wilson_bounds_are_exact_at_the_extremes() -> None:
-    from tuneworth.stats.score_ci import wilson
-
     for n in (1, 6, 7, 40, 1000):
         assert wilson(0, n)[0] == 0.0
         assert wilson(n, n)[1] == 1.0
@@ -52,9 +57,6 @@ def test_wilson_bounds_are_exact_at_the_extremes() -> None:
 def test_constant_continuous_scores_get_an_interval_on_their_own_scale() -> None:
     """All items scoring the same: not Wilson on a made-up proportion (which, for judge scores 1-5,
     leaves the scale), and not the bootstrap's zero-width point."""
-    from tuneworth.stats.intervals import bootstrap_ci_many, mean_ci
-    from tuneworth.stats.score_ci import constant_mean_ci
-
     q = wilson(0, 10)[1]  # 0.2775: at most this share of items would score differently
     lo, hi = bootstrap_mean_ci([0.75] * 10)
     assert lo == pytest.approx(0.75 - q * 0.75) and hi == pytest.approx(0.75 + q * 0.25)
@@ -68,8 +70,7 @@ def test_constant_continuous_scores_get_an_interval_on_their_own_scale() -> None
     assert (lo, hi) == pytest.approx((4.0 - q * 3.0, 4.0 + q * 1.0))
     # A single item: wide, never a point.
     assert constant_mean_ci(0.5, 1) == pytest.approx((0.5 - 0.5 * wilson(0, 1)[1], 0.5 + 0.5 * wilson(0, 1)[1]))
-    # The decision statistics use the same rule (and differences live on [-1, 1]).
-    assert mean_ci([0.75] * 10, binary=False)[:2] == pytest.approx((lo := 0.75 - q * 0.75, lo + q))
+    # Paired differences use the same rule (and live on [-1, 1]).
     dlo, dhi = bootstrap_ci_many([[0.0] * 10], bounds=(-1.0, 1.0))
     assert (dlo[0], dhi[0]) == pytest.approx((-q, q))
 
