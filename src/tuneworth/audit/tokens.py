@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.data.example import Example
+from tuneworth.paths import home
 
 OPENAI_TRAINING_CONTEXT = 65536
 LOCAL_MAX_LENGTH = 512
@@ -191,9 +192,7 @@ def _tokenizer_file(model: str) -> Path | None:
     if provider == "local" and name not in ("", "smollm2-135m"):
         path = Path(name).expanduser() / "tokenizer.json"
         return path if path.is_file() else None
-    from tuneworth.providers.local.provider import cache_home
-
-    found = sorted((cache_home() / "models").glob("smollm2-135m-*/tokenizer.json"))
+    found = sorted((home() / "models").glob("smollm2-135m-*/tokenizer.json"))
     return found[0] if found else None
 
 

@@ -8,7 +8,6 @@ CLI flag > environment (``TUNEWORTH_MODEL``, ``TUNEWORTH_SEED``) > task file > d
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tuneworth.errors import ConfigError
+from tuneworth.paths import model_override, seed_override
 
 TASK_FILENAMES = ("tuneworth.toml", "task.toml")
 L1Variant = Literal["base", "format", "rules", "cot"]
@@ -471,19 +471,16 @@ def load_task(path: str | Path, *, model: str | None = None, seed: int | None = 
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not UTF-8 text") from None
-    model = model or os.environ.get("TUNEWORTH_MODEL")
+    model = model or model_override()
     if model:
         raw.setdefault("model", {})
         if isinstance(raw["model"], dict):
             raw["model"]["name"] = model
-    env_seed = os.environ.get("TUNEWORTH_SEED")
+    env_seed = seed_override()
     if seed is not None:
         raw["seed"] = seed
-    elif env_seed:
-        try:
-            raw["seed"] = int(env_seed)
-        except ValueError:
-            raise ConfigError(f"TUNEWORTH_SEED={env_seed!r} is not an integer") from None
+    elif env_seed is not None:
+        raw["seed"] = env_seed
     raw["base_dir"] = str(file.parent)
     try:
         task = Task.model_validate(raw)

@@ -24,6 +24,7 @@ from tuneworth.finetune import checkpoint as ckpt
 from tuneworth.finetune.data import EncodedSet, encode, file_fingerprint, load_chat_jsonl
 from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES, Hyperparameters
 from tuneworth.finetune.packing import pack, step_groups
+from tuneworth.paths import home
 
 ROW_TOKENS = 384
 """A step's examples are packed into rows of about this many tokens (gradients accumulate over the
@@ -134,10 +135,8 @@ def _fingerprint(
 
 
 def default_work_dir(fingerprint: dict[str, Any]) -> Path:
-    from tuneworth.providers.local.provider import cache_home
-
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_home() / "finetune-work" / digest
+    return home() / "finetune-work" / digest
 
 
 def train_lora(
