@@ -1,6 +1,6 @@
 """The ``[economics]`` and ``[decision]`` sections: volumes, prices, engineer hours, and the decision's thresholds.
 
-``economics.local_device`` is checked against the dated prices table (``decide/prices.py``) when the task loads.
+``economics.local_device`` is checked against the dated prices table (``config/prices.py``) when the task loads.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class EconomicsConfig(_Strict):
             lo, hi = getattr(self, key)
             if not 0 <= lo <= hi:
                 raise ValueError(f"economics.{key} must be [low, high] with 0 <= low <= high")
-        from tuneworth.decide.prices import load_prices
+        from tuneworth.config.prices import load_prices
 
         known = load_prices({"hardware": self.hardware}).hardware
         if self.local_device not in known:

@@ -117,6 +117,8 @@ class FineTuningRung(_Strict):
     """Score this already fine-tuned model (e.g. ``local/ft:...``) instead of training one."""
     poll_seconds: float = Field(default=5.0, gt=0)
     """Remote jobs: seconds between status polls."""
+    learning_curve: bool = False
+    """Also fine-tune on 25 % and 50 % of train and score each on the test items (``training.learning_curve``)."""
 
 
 class RungsConfig(_Strict):
