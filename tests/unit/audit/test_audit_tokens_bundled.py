@@ -26,7 +26,7 @@ def test_fresh_home_gets_the_exact_tokenizer_from_the_gguf(tmp_path: Path, monke
         assert path.parent.parent == tmp_path / "tokenizers"  # not under models/: no model was converted
         assert not (tmp_path / "models").exists()
         counter = token_counter("local/smollm2-135m")
-        assert counter.exact and "exact (SmolLM2-135M tokenizer)" == counter.label
+        assert counter.exact and counter.label == "exact (SmolLM2-135M tokenizer)"
         # The same ids as the converted model's tokenizer, where this machine has one.
         converted = sorted((Path.home() / ".cache" / "tuneworth" / "models").glob("smollm2-135m-*/tokenizer.json"))
         if converted:
