@@ -168,7 +168,7 @@ def parse_chat(obj: Any, *, for_training: bool = False) -> tuple[Conversation | 
         probs.append(
             RecordProblem(
                 "no_assistant",
-                "missing assistant message (weight 1): there is nothing to learn from this example",
+                "no assistant message with weight 1: there is nothing to learn from this example",
                 hint='add the ideal answer as the last message, with role "assistant"',
             )
         )
