@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.data.example import Example
+from tuneworth.errors import TuneworthError
 from tuneworth.paths import MODEL_LOCK, home
 
 OPENAI_TRAINING_CONTEXT = 65536
@@ -211,7 +212,6 @@ def bundled_tokenizer(name: str) -> Path | None:
         return found[0]
     if not all(importlib.util.find_spec(m) for m in ("transformers", "gguf")):
         return None
-    from tuneworth.errors import TuneworthError
     from tuneworth.providers.local.provider import bundled_gguf
 
     try:

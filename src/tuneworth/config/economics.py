@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from tuneworth.config.base import Strict as _Strict
+from tuneworth.config.prices import load_prices
 
 
 class ModelPrice(_Strict):
@@ -51,8 +52,6 @@ class EconomicsConfig(_Strict):
             lo, hi = getattr(self, key)
             if not 0 <= lo <= hi:
                 raise ValueError(f"economics.{key} must be [low, high] with 0 <= low <= high")
-        from tuneworth.config.prices import load_prices
-
         known = load_prices({"hardware": self.hardware}).hardware
         if self.local_device not in known:
             raise ValueError(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from tuneworth.config.base import Strict as _Strict
 from tuneworth.config.economics import DecisionConfig, EconomicsConfig
+from tuneworth.config.rubric import load_rubric
 from tuneworth.config.rungs import DecodingConfig, RungsConfig
 from tuneworth.errors import ConfigError
 from tuneworth.paths import model_override, seed_override
@@ -347,6 +348,4 @@ def _check_paths(task: Task, file: Path) -> None:
     if task.output.kind == "json":
         task.json_schema()
     if task.primary_metric == "judge":
-        from tuneworth.config.rubric import load_rubric
-
         load_rubric(task, file)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.errors import ConfigError, TrainingError
+from tuneworth.finetune.data import file_fingerprint
 from tuneworth.paths import MAX_FT_MODELS, MODEL_LOCK, home, max_ft_models
 
 META_FILE = "tuneworth.json"
@@ -110,8 +111,6 @@ def list_adapters() -> list[dict[str, Any]]:
 
 def find_adapter(base_model: str, train: Path, validation: Path | None, hp: Any) -> dict[str, Any] | None:
     """A registered adapter trained from the same base, data files and requested hyperparameters."""
-    from tuneworth.finetune.data import file_fingerprint
-
     train_fp = file_fingerprint(train)
     valid_fp = file_fingerprint(validation) if validation else None
     for meta in list_adapters():
