@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tuneworth.data.example import Example
 from tuneworth.errors import DatasetError
@@ -45,17 +45,19 @@ class RecordProblem:
     hint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message: its text (text parts joined; "" for a tool call without content) and loss weight."""
+_new_message = tuple.__new__  # builds a Message from a 3-tuple without NamedTuple's Python-level __new__
+
+
+class Message(NamedTuple):
+    """One message: its text (text parts joined; "" for a tool call without content) and loss weight.
+    A NamedTuple: the audit builds one per message of every line, and a tuple is the cheapest record."""
 
     role: str
     content: str
     weight: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
+class Conversation(NamedTuple):
     """A checked chat record."""
 
     messages: tuple[Message, ...]
@@ -70,7 +72,7 @@ class Conversation:
 def content_text(content: Any) -> str | None:
     """The text of a message's content (a string, or a list of text parts); None if it is neither."""
     if content.__class__ is str:
-        return str(content)
+        return content
     if isinstance(content, list) and all(
         isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content
     ):
@@ -159,11 +161,20 @@ def parse_chat(obj: Any, *, for_training: bool = False) -> tuple[Conversation | 
     if not raw:
         probs.append(RecordProblem("empty_messages", "'messages' must be a non-empty list, got an empty one", hint=HINT))
         return None, probs
-    messages = [_message(m, i, probs) for i, m in enumerate(raw)]
-    if any(p.severity == "error" for p in probs):
+    messages: list[Message] = []
+    for i, m in enumerate(raw):
+        if m.__class__ is dict and len(m) == 2:  # fast path: exactly a known role and non-empty text
+            role, content = m.get("role"), m.get("content")
+            if role.__class__ is str and content.__class__ is str and role in _ROLE_SET and content.strip():
+                messages.append(_new_message(Message, (role, content, 1)))
+                continue
+        message = _message(m, i, probs)
+        if message is not None:
+            messages.append(message)
+    if probs and any(p.severity == "error" for p in probs):
         return None, probs
     meta = obj.get("metadata")
-    conv = Conversation(tuple(m for m in messages if m is not None), meta if isinstance(meta, dict) else None)
+    conv = Conversation(tuple(messages), meta if isinstance(meta, dict) else None)
     if for_training and not conv.trained:
         probs.append(
             RecordProblem(
@@ -181,29 +192,36 @@ def to_example(
 ) -> tuple[Example | None, list[RecordProblem]]:
     """An evaluation Example from a conversation: system first, then turns, the last user message is
     the input and a final assistant message the output (required unless ``require_output`` is False)."""
-    probs: list[RecordProblem] = []
-    msgs = list(conv.messages)
-    system = msgs.pop(0).content if msgs and msgs[0].role in _SYSTEM else None
-    for i, m in enumerate(msgs, 1 if system is not None else 0):
-        if m.role in _SYSTEM:
-            probs.append(
-                RecordProblem("system_not_first", f"messages[{i}] is a {m.role} message after the start", hint="put the system prompt first")
-            )
-    if probs:
-        return None, probs
+    msgs = conv.messages
+    start = 1 if msgs and msgs[0].role in _SYSTEM else 0
+    late = [
+        RecordProblem("system_not_first", f"messages[{i}] is a {m.role} message after the start", hint="put the system prompt first")
+        for i, m in enumerate(msgs[start:], start)
+        if m.role in _SYSTEM
+    ]
+    if late:
+        return None, late
+    end = len(msgs)
     output = ""
-    if msgs and msgs[-1].role == "assistant":
-        output = msgs.pop().content
+    if end > start and msgs[-1].role == "assistant":
+        end -= 1
+        output = msgs[-1].content
     elif require_output:
-        roles = [m.role for m in msgs]
+        roles = [m.role for m in msgs[start:]]
         kind, what = ("last_not_assistant", f"the last message is {roles[-1]!r}") if "assistant" in roles else ("no_assistant", "no assistant message")
         hint = 'end each example with {"role": "assistant", "content": "..."}'
         return None, [RecordProblem(kind, f"{what}: the last message must be the assistant's ideal answer", hint=hint)]
-    if not msgs or msgs[-1].role != "user":
+    if end == start or msgs[end - 1].role != "user":
         return None, [RecordProblem("no_user", "no user message before the answer", hint=HINT)]
-    meta = {"metadata": conv.metadata} if conv.metadata is not None else {}
-    history = tuple((m.role, m.content) for m in msgs[:-1])
-    return Example(id=id, input=msgs[-1].content, output=output, system=system, history=history, source=source, meta=meta), []
+    return Example(
+        id=id,
+        input=msgs[end - 1].content,
+        output=output,
+        system=msgs[0].content if start else None,
+        history=tuple((m.role, m.content) for m in msgs[start : end - 1]),
+        source=source,
+        meta={"metadata": conv.metadata} if conv.metadata is not None else {},
+    ), []
 
 
 def raise_first(problems: list[RecordProblem], path: str, line: int) -> None:
