@@ -36,4 +36,4 @@ bench: setup
 	$(PY) benchmarks/bench_startup.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
