@@ -19,9 +19,9 @@ from pathlib import Path
 
 from _results import save
 
+from tuneworth.config.rubric import load_rubric
 from tuneworth.config.task import ModelConfig, load_task
 from tuneworth.judge.judge import Judge
-from tuneworth.judge.rubric import load_rubric
 from tuneworth.providers.local.provider import LocalProvider
 from tuneworth.providers.model import Model
 

@@ -127,9 +127,9 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        from tuneworth.providers.local.provider import cache_home
+        from tuneworth.paths import home
 
-        server = Server(root / "data", Path(args.model), cache_home())
+        server = Server(root / "data", Path(args.model), home())
         server.extra = ("--max-batch", str(args.clients))
         server.model_dir = args.model  # type: ignore[assignment]
         server.start()

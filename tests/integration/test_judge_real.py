@@ -10,9 +10,9 @@ import json
 import pytest
 
 from tests.helpers.paths import REPO
+from tuneworth.config.rubric import load_rubric
 from tuneworth.config.task import load_task
 from tuneworth.judge.judge import Judge
-from tuneworth.judge.rubric import load_rubric
 
 pytestmark = [
     pytest.mark.slow,

@@ -274,7 +274,7 @@ def test_files_round_trip_and_pagination(server: Server) -> None:
         (jsonl([{"messages": [{"role": "bot", "content": "x"}]}]), "role 'bot'"),
         (jsonl([{"prompt": "a", "completion": "b"}]), "missing 'messages'"),
         (jsonl([{"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "x"}]}]),
-         "message 1 (user) has 'content' of type int"),
+         "messages[0].content must be a string (or a list of text parts), got int"),
         (b"\xff\xfe", "not UTF-8"),
         (b"\n\n", "no examples"),
     ],

@@ -2,7 +2,8 @@
 
 ``data/formats.py`` raises at the first error because a climb needs clean data; an audit needs the
 whole list. Bytes are checked before text (binary, UTF-16, BOM, NUL, non-UTF-8, huge lines, CRLF),
-then each line is parsed on its own, so one bad line never hides the next one. Nothing here raises
+then each line is parsed on its own (by the shared parsers in ``data/chat.py`` and ``data/formats.py``,
+in tolerant mode), so one bad line never hides the next one. Nothing here raises
 on bad content: the worst outcome is a ``Dataset`` with ``readable=False`` and the reason.
 """
 
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.audit.model import Problem
-from tuneworth.audit.rules import check_chat, check_pair, record_shape
+from tuneworth.data.chat import RecordProblem
 from tuneworth.data.example import Example
-from tuneworth.data.formats import INPUT_COLUMNS, OUTPUT_COLUMNS
+from tuneworth.data.formats import INPUT_COLUMNS, OUTPUT_COLUMNS, chat_example, pair_example, record_shape
 
 try:
     import orjson as _orjson
@@ -238,13 +239,19 @@ def _read_jsonl(lines: list[str | None], ds: Dataset, name: str, require_output:
         if this != shape:
             ds.problems.append(Problem("mixed_format", f"a {this} record in a {shape} file: use one format per file", i, "error", name))
             continue
+        at = f"{name}:{i}"
         if this == "chat":
-            ex, probs = check_chat(obj, i, name, name, require_output)
+            ex, probs = chat_example(obj, id=at, source=at, require_output=require_output)
         else:
-            ex, probs = check_pair(obj, this, i, name, name, require_output)
-        ds.problems.extend(probs)
+            ex, probs = pair_example(obj, this, id=at, source=at, require_output=require_output)
+        ds.problems.extend(_problem(p, i, name) for p in probs)
         if ex is not None:
             ds.records.append(Record(i, ex, obj))
+
+
+def _problem(p: RecordProblem, line: int, file: str) -> Problem:
+    """The shared parser's problem as the audit's (the fix appended to the message)."""
+    return Problem(p.kind, f"{p.message} ({p.hint})" if p.hint else p.message, line, p.severity, file)
 
 
 def _loads(text: str) -> Any:

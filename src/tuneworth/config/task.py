@@ -1,6 +1,7 @@
 """The task file (TOML) and its validated form, ``Task``.
 
-Pydantic models with ``extra="forbid"``: an unknown key is an error that names the key and the
+Pydantic models with ``extra="forbid"`` (``config/base.py``; the rung sections in ``config/rungs.py``,
+economics and decision in ``config/economics.py``): an unknown key is an error that names the key and the
 allowed ones. Paths are resolved relative to the task file. Precedence for overridable settings is
 CLI flag > environment (``TUNEWORTH_MODEL``, ``TUNEWORTH_SEED``) > task file > default.
 """
@@ -8,24 +9,20 @@ CLI flag > environment (``TUNEWORTH_MODEL``, ``TUNEWORTH_SEED``) > task file > d
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from tuneworth.config.base import Strict as _Strict
+from tuneworth.config.economics import DecisionConfig, EconomicsConfig
+from tuneworth.config.rubric import load_rubric
+from tuneworth.config.rungs import DecodingConfig, RungsConfig
 from tuneworth.errors import ConfigError
+from tuneworth.paths import model_override, seed_override
 
 TASK_FILENAMES = ("tuneworth.toml", "task.toml")
-L1Variant = Literal["base", "format", "rules", "cot"]
-L2Selection = Literal["random", "stratified", "nearest"]
-L1_VARIANTS: tuple[L1Variant, ...] = ("base", "format", "rules", "cot")
-L2_SELECTIONS: tuple[L2Selection, ...] = ("random", "stratified", "nearest")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True)
 
 
 class DataConfig(_Strict):
@@ -129,185 +126,6 @@ class ModelConfig(_Strict):
     def for_rung(self, rung: str) -> str:
         """The model spec a rung runs on."""
         return self.rungs.get(rung, self.name)
-
-
-class PromptingRung(_Strict):
-    enabled: bool = True
-    """Run L1."""
-    variants: list[L1Variant] = Field(default_factory=lambda: list(L1_VARIANTS))
-    """Automatic system-prompt variants to try (plus ``prompt.variants``)."""
-    rules: list[str] = Field(default_factory=list)
-    """Extra rules appended by the ``rules`` variant."""
-    cot_max_tokens: int = Field(default=160, ge=16)
-    """Token budget for chain-of-thought answers (reasoning + final answer)."""
-
-
-class FewShotRung(_Strict):
-    enabled: bool = True
-    """Run L2."""
-    k: list[int] = Field(default_factory=lambda: [1, 3, 5, 8])
-    """Numbers of demonstrations to try (bounded by the context)."""
-    selection: list[L2Selection] = Field(default_factory=lambda: list(L2_SELECTIONS))
-    """How demonstrations are picked from train."""
-    search: Literal["grid", "coordinate"] = "coordinate"
-    """``grid`` tries every (k, selection); ``coordinate`` picks the selection at the middle k, then sweeps k."""
-    max_prompt_tokens: int = Field(default=1536, ge=64)
-    """Demonstrations are dropped (farthest first) to keep prompts under this many tokens (estimated)."""
-
-
-DecodingMode = Literal["free", "constrained", "choice", "schema", "structured", "json_object"]
-DECODING_DEFAULT: tuple[DecodingMode, ...] = ("free", "constrained")
-
-
-class DecodingConfig(_Strict):
-    modes: list[DecodingMode] = Field(default_factory=lambda: list(DECODING_DEFAULT))
-    """How answers are decoded, each tried as a variant of L1 and L2: ``free`` generation, and
-    ``constrained``: label scoring (``choice``) for label tasks, JSON-Schema-guided decoding (``schema``)
-    for local models or Structured Outputs (``structured``) for API models on JSON tasks. A mode the
-    task or model cannot use is skipped with a note in the record."""
-
-
-class RagRung(_Strict):
-    enabled: bool = True
-    """Run L3: retrieval over ``data.docs``; a task without docs gets dynamic few-shot instead."""
-    k: list[int] = Field(default_factory=lambda: [2, 4])
-    """Numbers of retrieved chunks (without docs: most similar training examples) to try."""
-    context_tokens: list[int] = Field(default_factory=lambda: [256, 512])
-    """Token budgets for the retrieved context to try; chunks that do not fit are left out."""
-    search: Literal["grid", "coordinate"] = "coordinate"
-    """``grid`` tries every (k, budget); ``coordinate`` sweeps k at the largest budget, then smaller budgets."""
-    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    """Ranking: dense cosine + BM25 fused by reciprocal rank, or either alone."""
-    mmr: float | None = Field(default=None, ge=0, le=1)
-    """Maximal marginal relevance lambda (1 = relevance only); unset: no diversification."""
-    demos: bool = True
-    """Build on L2's chosen demonstrations (retrieval adds to the best prompt so far)."""
-    chunk_tokens: int = Field(default=128, ge=16, le=8192)
-    """Chunk size in the embedding model's tokens (all-MiniLM-L6-v2 reads at most 256)."""
-    chunk_overlap: int = Field(default=24, ge=0)
-    """Tokens shared by consecutive chunks of a section (at most half of chunk_tokens)."""
-    embedding: str = "local/all-MiniLM-L6-v2"
-    """Embedding model: the bundled ``local/all-MiniLM-L6-v2`` or ``openai/<embedding-model>``."""
-    embedding_base_url: str | None = None
-    """Base URL for ``openai/...`` embeddings (default ``$OPENAI_BASE_URL`` or OpenAI)."""
-
-    @model_validator(mode="after")
-    def _sizes(self) -> RagRung:
-        if not self.k or min(self.k) < 1:
-            raise ValueError("rungs.L3.k needs numbers >= 1")
-        if not self.context_tokens or min(self.context_tokens) < 16:
-            raise ValueError("rungs.L3.context_tokens needs budgets >= 16")
-        if self.chunk_overlap > self.chunk_tokens // 2:
-            raise ValueError("rungs.L3.chunk_overlap must be at most half of chunk_tokens")
-        return self
-
-
-class FineTuningRung(_Strict):
-    enabled: bool = False
-    """Run L4 in ``tuneworth climb`` (opt-in: training takes minutes on a CPU). ``tuneworth tune`` runs it alone."""
-    n_epochs: int | Literal["auto"] = "auto"
-    """Passes over the training data ("auto": ~3, more for tiny sets)."""
-    batch_size: int | Literal["auto"] = "auto"
-    """Examples per optimizer step ("auto": from the data size)."""
-    learning_rate_multiplier: float | Literal["auto"] = "auto"
-    """Scales the base LoRA learning rate (2e-4) or, remotely, the provider's."""
-    lora_r: int = Field(default=8, ge=1)
-    """LoRA rank (local training)."""
-    lora_alpha: int = Field(default=16, ge=1)
-    """LoRA scaling (local training)."""
-    target_modules: list[str] | None = None
-    """Linear layers that get LoRA adapters (default: every attention and MLP projection)."""
-    lora_layers: int | None = Field(default=None, ge=1)
-    """LoRA on the last N transformer layers only (default: all); backpropagation stops below them."""
-    system: str | None = Field(default=None, min_length=1)
-    """System prompt of the fine-tuned model, in its training data and at inference (default: the task's
-    own). A short one saves prompt tokens in training and on every request: the examples teach the task."""
-    max_length: int = Field(default=512, ge=8)
-    """Longer training examples are dropped and reported (never silently truncated)."""
-    eval_every: int | None = Field(default=None, ge=1)
-    """Also compute the validation loss every N steps (always once per epoch)."""
-    early_stopping_patience: int | None = Field(default=2, ge=1)
-    """Stop after this many validation losses without improvement."""
-    suffix: str | None = None
-    """Middle part of the model id ``ft:<base>:<suffix>:<id>``."""
-    model: str | None = None
-    """Score this already fine-tuned model (e.g. ``local/ft:...``) instead of training one."""
-    poll_seconds: float = Field(default=5.0, gt=0)
-    """Remote jobs: seconds between status polls."""
-    learning_curve: bool = False
-    """Also fine-tune on 25 % and 50 % of train and score each on the test items (``training.learning_curve``)."""
-
-
-class RungsConfig(_Strict):
-    L1: PromptingRung = Field(default_factory=PromptingRung)
-    """L1: prompting."""
-    L2: FewShotRung = Field(default_factory=FewShotRung)
-    """L2: few-shot demonstrations."""
-    L3: RagRung = Field(default_factory=RagRung)
-    """L3: retrieval-augmented prompts (or dynamic few-shot without documents)."""
-    L4: FineTuningRung = Field(default_factory=FineTuningRung)
-    """L4: fine-tuning (LoRA locally, or a fine-tuning job on an OpenAI-shaped API)."""
-
-
-class ModelPrice(_Strict):
-    input: float = Field(ge=0)
-    """$ per 1M prompt tokens."""
-    output: float = Field(ge=0)
-    """$ per 1M completion tokens."""
-    training: float | None = Field(default=None, ge=0)
-    """$ per 1M trained tokens (dataset tokens x epochs)."""
-    ft_input: float | None = Field(default=None, ge=0)
-    """$ per 1M prompt tokens on the fine-tuned model (default: input x the table's markup)."""
-    ft_output: float | None = Field(default=None, ge=0)
-    """$ per 1M completion tokens on the fine-tuned model."""
-
-
-class EconomicsConfig(_Strict):
-    requests_per_month: int | None = Field(default=None, ge=0)
-    """Expected production volume, for break-even."""
-    price_reference: str | None = None
-    """Model whose prices to use for cost estimates (e.g. ``openai/gpt-4o-mini``)."""
-    human_hourly_rate: float = Field(default=100.0, ge=0)
-    """Cost of an engineer hour, for the fixed costs of fine-tuning."""
-    data_prep_hours: tuple[float, float] = (10.0, 40.0)
-    """Engineer hours to prepare fine-tuning data: [low, high] (the decision uses the middle)."""
-    iteration_hours: tuple[float, float] = (5.0, 20.0)
-    """Engineer hours to iterate on fine-tuning runs: [low, high]."""
-    payback_months: float = Field(default=12.0, gt=0)
-    """Months in which fine-tuning's fixed costs must be repaid (the break-even horizon)."""
-    cost_per_error: float | None = Field(default=None, ge=0)
-    """Dollars a wrong answer costs the business; adds the value of errors avoided to break-even."""
-    local_device: str = "cpu-2core"
-    """Hardware whose $/hour prices local models (a key of the prices table's ``hardware``)."""
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    """Per-model price overrides ($/1M tokens), merged over the bundled dated table."""
-    hardware: dict[str, float] = Field(default_factory=dict)
-    """Hardware $/hour overrides, merged over the bundled table."""
-
-    @model_validator(mode="after")
-    def _ranges(self) -> EconomicsConfig:
-        for key in ("data_prep_hours", "iteration_hours"):
-            lo, hi = getattr(self, key)
-            if not 0 <= lo <= hi:
-                raise ValueError(f"economics.{key} must be [low, high] with 0 <= low <= high")
-        from tuneworth.decide.prices import load_prices
-
-        known = load_prices({"hardware": self.hardware}).hardware
-        if self.local_device not in known:
-            raise ValueError(
-                f"economics.local_device {self.local_device!r} is not in the prices table; use one of "
-                f"{', '.join(sorted(known))} or add it under [economics.hardware]"
-            )
-        return self
-
-
-class DecisionConfig(_Strict):
-    min_gain: float = Field(default=0.03, gt=0, lt=1)
-    """Smallest score gain worth acting on (0.03 = 3 points); smaller differences count as no gain."""
-    alpha: float = Field(default=0.05, gt=0, lt=1)
-    """Significance level of the paired tests (after Holm correction across comparisons)."""
-    power: float = Field(default=0.8, gt=0, lt=1)
-    """Power used for the minimum detectable effect and the test size needed."""
 
 
 class AuditConfig(_Strict):
@@ -473,19 +291,16 @@ def load_task(path: str | Path, *, model: str | None = None, seed: int | None = 
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not UTF-8 text") from None
-    model = model or os.environ.get("TUNEWORTH_MODEL")
+    model = model or model_override()
     if model:
         raw.setdefault("model", {})
         if isinstance(raw["model"], dict):
             raw["model"]["name"] = model
-    env_seed = os.environ.get("TUNEWORTH_SEED")
+    env_seed = seed_override()
     if seed is not None:
         raw["seed"] = seed
-    elif env_seed:
-        try:
-            raw["seed"] = int(env_seed)
-        except ValueError:
-            raise ConfigError(f"TUNEWORTH_SEED={env_seed!r} is not an integer") from None
+    elif env_seed is not None:
+        raw["seed"] = env_seed
     raw["base_dir"] = str(file.parent)
     try:
         task = Task.model_validate(raw)
@@ -533,6 +348,4 @@ def _check_paths(task: Task, file: Path) -> None:
     if task.output.kind == "json":
         task.json_schema()
     if task.primary_metric == "judge":
-        from tuneworth.judge.rubric import load_rubric
-
         load_rubric(task, file)

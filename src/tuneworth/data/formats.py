@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
+from tuneworth.data.chat import HINT, RecordProblem, json_line, parse_chat, raise_first, read_text, to_example
 from tuneworth.data.example import Example
 from tuneworth.errors import DatasetError
 
-CHAT_ROLES = {"system", "user", "assistant", "tool", "developer"}
-CHAT_EXTRA_KEYS = {"tools", "parallel_tool_calls", "functions", "metadata", "id"}
-PC_KEYS = {"prompt", "completion", "id", "metadata"}
 INPUT_COLUMNS = ("input", "prompt", "question", "text", "query")
 OUTPUT_COLUMNS = ("output", "completion", "answer", "label", "target")
 
-_CHAT_HINT = (
-    'each line must be {"messages": [{"role": "user", "content": "..."}, '
-    '{"role": "assistant", "content": "..."}]}'
-)
 
 
 def load_examples(path: str | Path, *, require_output: bool = True) -> list[Example]:
@@ -34,16 +27,7 @@ def load_examples(path: str | Path, *, require_output: bool = True) -> list[Exam
     (one query per line) are accepted.
     """
     p = Path(path)
-    if not p.exists():
-        raise DatasetError("file not found", path=str(p), hint="check the path in the task file")
-    if p.is_dir():
-        raise DatasetError("is a directory, expected a data file", path=str(p))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DatasetError(
-            f"not UTF-8 text (byte {e.start})", path=str(p), hint="save the file as UTF-8"
-        ) from None
+    text = read_text(p)
     suffix = p.suffix.lower()
     if suffix in {".jsonl", ".json", ".ndjson"}:
         examples = _load_jsonl(text, str(p), require_output)
@@ -66,35 +50,36 @@ def load_examples(path: str | Path, *, require_output: bool = True) -> list[Exam
     return examples
 
 
+def record_shape(obj: dict[str, Any]) -> str | None:
+    """``chat``, ``prompt-completion`` or ``input-output``; None when the keys fit none of them."""
+    if "messages" in obj:
+        return "chat"
+    if "prompt" in obj or "completion" in obj:
+        return "prompt-completion"
+    if "input" in obj or "output" in obj:
+        return "input-output"
+    return None
+
+
 def _load_jsonl(text: str, path: str, require_output: bool) -> list[Example]:
     examples: list[Example] = []
     kind: str | None = None
+    name = Path(path).name
     for lineno, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as e:
-            msg = getattr(e, "msg", "too deeply nested")
-            raise DatasetError(
-                f"not valid JSON ({msg})", path=path, line=lineno, hint="each line must be one JSON object"
-            ) from None
+        obj = json_line(raw, path, lineno)
         if not isinstance(obj, dict):
             raise DatasetError(
-                f"expected a JSON object, got {type(obj).__name__}",
-                path=path,
-                line=lineno,
-                hint=_CHAT_HINT,
+                f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno, hint=HINT
             )
-        this_kind = (
-            "chat" if "messages" in obj else "pc" if "prompt" in obj else "input" if "input" in obj else None
-        )
+        this_kind = record_shape(obj)
         if this_kind is None:
             raise DatasetError(
                 f"unknown record shape (keys: {sorted(obj)[:6]})",
                 path=path,
                 line=lineno,
-                hint=_CHAT_HINT + ', or {"prompt": "...", "completion": "..."}',
+                hint=HINT + ', or {"prompt": "...", "completion": "..."}',
             )
         if kind is None:
             kind = this_kind
@@ -105,121 +90,55 @@ def _load_jsonl(text: str, path: str, require_output: bool) -> list[Example]:
                 line=lineno,
                 hint="use one format per file",
             )
+        at, source = f"{name}:{lineno}", f"{path}:{lineno}"
         if this_kind == "chat":
-            examples.append(_chat_example(obj, path, lineno, require_output))
+            example, probs = chat_example(obj, id=at, source=source, require_output=require_output)
         else:
-            examples.append(_pc_example(obj, path, lineno, require_output, this_kind))
+            example, probs = pair_example(obj, this_kind, id=at, source=source, require_output=require_output)
+        raise_first(probs, path, lineno)
+        assert example is not None  # no error means an example
+        examples.append(example)
     return examples
 
 
-def _content_text(content: Any, path: str, lineno: int, index: int) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(
-        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-        for part in content
-    ):
-        return "".join(part["text"] for part in content)
-    raise DatasetError(
-        f"messages[{index}].content must be a string (or a list of text parts), got {type(content).__name__}",
-        path=path,
-        line=lineno,
-    )
+def chat_example(
+    obj: dict[str, Any], *, id: str, source: str, require_output: bool
+) -> tuple[Example | None, list[RecordProblem]]:
+    """A chat record as an Example (the one chat parser, then the example rules), with every problem."""
+    conv, probs = parse_chat(obj)
+    if conv is None:
+        return None, probs
+    example, more = to_example(conv, id=id, source=source, require_output=require_output)
+    return example, probs + more
 
 
-def _chat_example(obj: dict[str, Any], path: str, lineno: int, require_output: bool) -> Example:
-    unknown = set(obj) - {"messages"} - CHAT_EXTRA_KEYS
-    if unknown:
-        raise DatasetError(
-            f"unknown key(s) {sorted(unknown)}",
-            path=path,
-            line=lineno,
-            hint=f"allowed keys: messages, {', '.join(sorted(CHAT_EXTRA_KEYS))}",
-        )
-    messages = obj["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise DatasetError("'messages' must be a non-empty list", path=path, line=lineno, hint=_CHAT_HINT)
-    turns: list[tuple[str, str]] = []
-    system: str | None = None
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict):
-            raise DatasetError(f"messages[{i}] is not an object", path=path, line=lineno, hint=_CHAT_HINT)
-        role = m.get("role")
-        if "role" not in m or "content" not in m:
-            missing = "role" if "role" not in m else "content"
-            raise DatasetError(f"messages[{i}] has no {missing!r}", path=path, line=lineno, hint=_CHAT_HINT)
-        if role not in CHAT_ROLES:
-            raise DatasetError(
-                f"messages[{i}] has unknown role {role!r}",
-                path=path,
-                line=lineno,
-                hint=f"roles are {', '.join(sorted(CHAT_ROLES))}",
-            )
-        content = _content_text(m["content"], path, lineno, i)
-        if role in {"system", "developer"}:
-            if i == 0:
-                system = content
-                continue
-            raise DatasetError(
-                f"messages[{i}] is a {role} message after the start",
-                path=path,
-                line=lineno,
-                hint="put the system prompt first",
-            )
-        turns.append((str(role), content))
-    if require_output:
-        if not turns or turns[-1][0] != "assistant":
-            raise DatasetError(
-                "the last message must be the assistant's ideal answer",
-                path=path,
-                line=lineno,
-                hint='end each example with {"role": "assistant", "content": "..."}',
-            )
-        if not turns[-1][1].strip():
-            raise DatasetError("the assistant's answer is empty", path=path, line=lineno)
-        output = turns[-1][1]
-        turns = turns[:-1]
-    else:
-        output = turns.pop()[1] if turns and turns[-1][0] == "assistant" else ""
-    if not turns or turns[-1][0] != "user":
-        raise DatasetError("no user message before the answer", path=path, line=lineno, hint=_CHAT_HINT)
-    if not turns[-1][1].strip():
-        raise DatasetError("the user message is empty", path=path, line=lineno)
-    return Example(
-        id=f"{Path(path).name}:{lineno}",
-        input=turns[-1][1],
-        output=output,
-        system=system,
-        history=tuple(turns[:-1]),
-        source=f"{path}:{lineno}",
-        meta=_metadata(obj),
-    )
-
-
-def _pc_example(obj: dict[str, Any], path: str, lineno: int, require_output: bool, kind: str) -> Example:
-    in_key, out_key = ("prompt", "completion") if kind == "pc" else ("input", "output")
+def pair_example(
+    obj: dict[str, Any], shape: str, *, id: str, source: str, require_output: bool
+) -> tuple[Example | None, list[RecordProblem]]:
+    """A prompt/completion (or input/output) record as an Example, with every problem."""
+    in_key, out_key = ("prompt", "completion") if shape == "prompt-completion" else ("input", "output")
+    probs: list[RecordProblem] = []
     allowed = {in_key, out_key, "id", "metadata"}
-    unknown = set(obj) - allowed
+    unknown = sorted(map(str, set(obj) - allowed))
     if unknown:
-        raise DatasetError(
-            f"unknown key(s) {sorted(unknown)}",
-            path=path,
-            line=lineno,
-            hint=f"allowed keys: {', '.join(sorted(allowed))}",
-        )
-    inp = obj.get(in_key)
-    out = obj.get(out_key, "")
-    if not isinstance(inp, str) or not inp.strip():
-        raise DatasetError(f"{in_key!r} must be a non-empty string", path=path, line=lineno)
-    if require_output and (not isinstance(out, str) or not out.strip()):
-        raise DatasetError(
-            f"{out_key!r} must be a non-empty string", path=path, line=lineno, hint=f"add the ideal {out_key}"
-        )
-    if not isinstance(out, str):
-        raise DatasetError(f"{out_key!r} must be a string", path=path, line=lineno)
-    return Example(
-        id=f"{Path(path).name}:{lineno}", input=inp, output=out, source=f"{path}:{lineno}", meta=_metadata(obj)
-    )
+        probs.append(RecordProblem("unknown_key", f"unknown key(s) {unknown}", hint=f"allowed keys: {', '.join(sorted(allowed))}"))
+    values: dict[str, str] = {}
+    for key, needed in ((in_key, True), (out_key, require_output)):
+        hint = f"add the ideal {key}" if key == out_key else ""
+        if key not in obj:
+            if needed:
+                probs.append(RecordProblem("missing_field", f"no {key!r}: {key!r} must be a non-empty string", hint=hint))
+            continue
+        v = obj[key]
+        if not isinstance(v, str):
+            probs.append(RecordProblem("wrong_type", f"{key!r} must be a string, got {type(v).__name__}"))
+        elif not v.strip() and needed:
+            probs.append(RecordProblem("empty_field", f"{key!r} must be a non-empty string (it is empty)", hint=hint))
+        else:
+            values[key] = v
+    if probs:
+        return None, probs
+    return Example(id=id, input=values[in_key], output=values.get(out_key, ""), source=source, meta=_metadata(obj)), []
 
 
 def _metadata(obj: dict[str, Any]) -> dict[str, Any]:

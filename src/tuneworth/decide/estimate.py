@@ -107,7 +107,7 @@ def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) ->
     answers = sum(r["requests"] for r in rows) + calibration
     calls = answers * per_answer
     try:
-        from tuneworth.judge.rubric import load_rubric
+        from tuneworth.config.rubric import load_rubric
 
         rubric = load_rubric(task)
     except Exception:  # climb names the rubric problem before any call; the estimate stays usable

@@ -30,9 +30,10 @@ def check_label_tokenization(task: Task) -> bool:
 
     from tuneworth.decoding.choice import check_labels
     from tuneworth.errors import TuneworthError
-    from tuneworth.providers.local.provider import BUNDLED, cache_home, model_dir
+    from tuneworth.paths import home
+    from tuneworth.providers.local.provider import BUNDLED, model_dir
 
-    if name in BUNDLED and not any((cache_home() / "models").glob(f"{name}-*/tokenizer.json")):
+    if name in BUNDLED and not any((home() / "models").glob(f"{name}-*/tokenizer.json")):
         return False  # not converted yet: validate does not load models; the climb checks
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir(name)))

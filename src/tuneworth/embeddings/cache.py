@@ -9,7 +9,6 @@ them. Re-indexing a documents directory where one file changed re-embeds that fi
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,11 +18,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tuneworth.embeddings.load import Embedder
+from tuneworth.paths import home
 
 
 def default_path() -> Path:
-    home = os.environ.get("TUNEWORTH_HOME") or str(Path.home() / ".cache" / "tuneworth")
-    return Path(home) / "embeddings.sqlite"
+    return home() / "embeddings.sqlite"
 
 
 class CachedEmbedder:

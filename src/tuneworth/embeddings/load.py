@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tuneworth.errors import ConfigError, MissingDependencyError
+from tuneworth.paths import caches_enabled
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,9 +131,7 @@ def load_embedder(
             hint=f"use {DEFAULT_EMBEDDER!r} (bundled, offline) or 'openai/<embedding-model>'",
         )
     if cache is None:
-        from tuneworth.providers.cache import enabled_by_env
-
-        cache = enabled_by_env()
+        cache = caches_enabled()
     key += "+cache" if cache else ""
     with _LOAD_LOCK:
         if key not in _LOADED:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.errors import MissingDependencyError, TuneworthError
+from tuneworth.paths import home
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,10 +44,8 @@ def _bundled() -> tuple[Path, str]:
 
 
 def onnx_path() -> Path:
-    from tuneworth.providers.local.provider import cache_home
-
     _, ver = _bundled()
-    return cache_home() / "models" / "all-MiniLM-L6-v2-onnx" / ver / "model.onnx"
+    return home() / "models" / "all-MiniLM-L6-v2-onnx" / ver / "model.onnx"
 
 
 def export_onnx(target: Path) -> Path:

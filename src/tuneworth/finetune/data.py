@@ -10,22 +10,18 @@ and reported by line.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneworth.data.chat import read_chat_jsonl
 from tuneworth.errors import DatasetError
-
-ROLES = {"system", "user", "assistant", "developer"}
-HINT = (
-    'each line: {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."}, '
-    '{"role": "assistant", "content": "..."}]}'
-)
 
 
 @dataclass
 class ChatExample:
+    """One training conversation: its line in the file and its messages (role, content, weight)."""
+
     line: int
     messages: list[dict[str, Any]]
 
@@ -58,52 +54,12 @@ def file_fingerprint(path: Path) -> str:
 
 
 def load_chat_jsonl(path: Path) -> list[ChatExample]:
-    """Read and check an OpenAI chat fine-tuning file; every problem names file and line."""
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError("file not found", path=str(p), hint="run `tuneworth prepare TASK -o DIR` first")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DatasetError(f"not UTF-8 text (byte {e.start})", path=str(p), hint="save it as UTF-8") from None
-    out: list[ChatExample] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
-            raise DatasetError("not valid JSON", path=str(p), line=lineno, hint=HINT) from None
-        msgs = obj.get("messages") if isinstance(obj, dict) else None
-        if not isinstance(msgs, list) or not msgs:
-            raise DatasetError('no "messages" list', path=str(p), line=lineno, hint=HINT)
-        for k, m in enumerate(msgs, 1):
-            if not isinstance(m, dict) or m.get("role") not in ROLES:
-                raise DatasetError(
-                    f"message {k}: role must be one of {sorted(ROLES)}", path=str(p), line=lineno, hint=HINT
-                )
-            if not isinstance(m.get("content"), str):
-                raise DatasetError(f"message {k}: content must be a string", path=str(p), line=lineno)
-            weight = m.get("weight", 1)
-            if weight not in (0, 1):
-                raise DatasetError(f"message {k}: weight must be 0 or 1", path=str(p), line=lineno)
-        trained = [m for m in msgs if m["role"] == "assistant" and m.get("weight", 1) == 1]
-        if not trained:
-            raise DatasetError(
-                "missing assistant message (there is nothing to learn from this example)",
-                path=str(p),
-                line=lineno,
-                hint='add the ideal answer as the last message, with role "assistant"',
-            )
-        out.append(
-            ChatExample(
-                lineno,
-                [{"role": m["role"], "content": m["content"], "weight": m.get("weight", 1)} for m in msgs],
-            )
-        )
-    if not out:
-        raise DatasetError("no examples found", path=str(p), hint="the file is empty")
-    return out
+    """Read and check an OpenAI chat fine-tuning file (the shared parser, ``data/chat.py``); every
+    problem names file and line."""
+    return [
+        ChatExample(line, [{"role": m.role, "content": m.content, "weight": m.weight} for m in conv.messages])
+        for line, conv in read_chat_jsonl(Path(path), for_training=True)
+    ]
 
 
 def _render(tok: Any, messages: list[dict[str, Any]], generation_prompt: bool = False) -> str:

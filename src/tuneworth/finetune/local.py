@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tuneworth.errors import DatasetError, TrainingCancelled
+from tuneworth.errors import ConfigError, DatasetError, TrainingCancelled
 from tuneworth.finetune import checkpoint as ckpt
 from tuneworth.finetune.data import EncodedSet, encode, file_fingerprint, load_chat_jsonl
 from tuneworth.finetune.hyper import MIN_TRAIN_EXAMPLES, Hyperparameters
 from tuneworth.finetune.packing import pack, step_groups
+from tuneworth.paths import home
 
 ROW_TOKENS = 384
 """A step's examples are packed into rows of about this many tokens (gradients accumulate over the
@@ -134,10 +135,8 @@ def _fingerprint(
 
 
 def default_work_dir(fingerprint: dict[str, Any]) -> Path:
-    from tuneworth.providers.local.provider import cache_home
-
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_home() / "finetune-work" / digest
+    return home() / "finetune-work" / digest
 
 
 def train_lora(
@@ -152,237 +151,29 @@ def train_lora(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Fine-tune ``base_model`` (bundled name or HF directory) with LoRA; register and return the adapter."""
-    import torch
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
-
-    from tuneworth.finetune import store
     from tuneworth.providers.local.provider import model_dir
 
     emit = on_event or (lambda e: None)
     base_dir = model_dir(base_model)
     train_file, validation_file = Path(train_file), Path(validation_file) if validation_file else None
-    train_raw = load_chat_jsonl(train_file)
-    _check_count(len(train_raw), train_file, "")
-    valid_raw = load_chat_jsonl(validation_file) if validation_file else []
-    model, tok = load_base(base_dir)
-    train = encode(tok, train_raw, hp.max_length)
-    valid = encode(tok, valid_raw, hp.max_length)
-    for name, data in (("training", train), ("validation", valid)):
-        if data.dropped:
-            lines = ", ".join(str(d["line"]) for d in data.dropped[:20])
-            emit(
-                TrainEvent(
-                    "message",
-                    f"{len(data.dropped)} {name} example(s) are longer than max_length="
-                    f"{hp.max_length} tokens and were dropped (lines {lines}"
-                    f"{', ...' if len(data.dropped) > 20 else ''}); raise max_length to keep them",
-                )
-            )
-    _check_count(len(train.examples), train_file, f" after dropping {len(train.dropped)} over max_length")
+    model, train, valid = _load_data(base_dir, train_file, validation_file, hp.max_length, emit)
     requested = hp.to_dict()
     hp = hp.resolve(len(train.examples))
     fingerprint = _fingerprint(base_model, train_file, validation_file, hp)
     work = Path(work_dir) if work_dir else default_work_dir(fingerprint)
     ckpt.claim(work, fingerprint)
-
-    torch.manual_seed(hp.seed)
-    lora = LoraConfig(
-        r=hp.lora_r,
-        lora_alpha=hp.lora_alpha,
-        lora_dropout=hp.lora_dropout,
-        target_modules=hp.targets,
-        task_type="CAUSAL_LM",
-        **_layer_range(model, hp.lora_layers),
-    )
-    try:
-        peft_model = get_peft_model(model, lora)
-    except ValueError as e:
-        from tuneworth.errors import ConfigError
-
-        raise ConfigError(
-            f"LoRA target modules {hp.targets} do not fit {base_model}: {e}",
-            hint="set target_modules to names of linear layers in this model",
-        ) from None
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    steps_per_epoch = math.ceil(len(train.examples) / int(hp.batch_size))
-    total = steps_per_epoch * int(hp.n_epochs)
-    warmup = max(1, round(0.05 * total))
-    opt = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.1, (total - s) / max(1, total - warmup)))
-    )
-    state: dict[str, Any] = {
-        "step": 0,
-        "history": [],
-        "best": None,
-        "stale": 0,
-        "trained_tokens": 0,
-        "seconds": 0.0,
-        "stopped_early": False,
-    }
-    resumed = ckpt.load_latest(work)
-    if resumed:
-        weights, optim, state = resumed
-        set_peft_model_state_dict(peft_model, weights)
-        opt.load_state_dict(optim["optimizer"])
-        sched.load_state_dict(optim["scheduler"])
-        torch.set_rng_state(optim["rng"])
-        emit(
-            TrainEvent(
-                "message",
-                f"resuming from checkpoint at step {state['step']}/{total} in {work}",
-                step=state["step"],
-                total_steps=total,
-            )
-        )
+    run = _Run(_peft(model, hp, base_model), hp, train, valid, work, emit)
+    run.resume()
     emit(
         TrainEvent(
             "message",
             f"training {len(train.examples)} examples ({train.tokens} tokens) x "
-            f"{hp.n_epochs} epochs, batch {hp.batch_size}, lr {hp.learning_rate:g}: {total} steps",
-            total_steps=total,
+            f"{hp.n_epochs} epochs, batch {hp.batch_size}, lr {hp.learning_rate:g}: {run.total} steps",
+            total_steps=run.total,
         )
     )
-
-    def weights_now() -> dict[str, Any]:
-        return dict(get_peft_model_state_dict(peft_model))
-
-    def checkpoint(step: int, train_loss: float | None) -> None:
-        valid_loss = evaluate(peft_model, valid)
-        state["seconds"] = state.get("seconds", 0.0) + (time.time() - t_mark[0])
-        t_mark[0] = time.time()
-        entry = {"step": step, "train_loss": train_loss, "valid_loss": valid_loss}
-        best = state["best"]
-        if valid_loss is not None and (best is None or valid_loss < best["valid_loss"]):
-            state["best"] = {"step": step, "valid_loss": valid_loss}
-            state["stale"] = 0
-            ckpt.save_best(work, weights_now(), state["best"])
-        elif valid_loss is not None:
-            state["stale"] += 1
-        state["step"] = step
-        path = ckpt.save(
-            work,
-            step,
-            weights_now(),
-            {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state()},
-            {**state, "history": [*state["history"], {**entry, "dir": str(work / f"checkpoint-{step}")}]},
-        )
-        state["history"].append({**entry, "dir": str(path)})
-        vl = "n/a" if valid_loss is None else f"{valid_loss:.4f}"
-        tl = "n/a" if train_loss is None else f"{train_loss:.4f}"
-        emit(
-            TrainEvent(
-                "checkpoint",
-                f"step {step}/{total}: train loss {tl}, validation loss {vl}",
-                step=step,
-                total_steps=total,
-                train_loss=train_loss,
-                valid_loss=valid_loss,
-                checkpoint_dir=str(path),
-            )
-        )
-
-    t_mark = [time.time()]
-    peft_model.train()
-    step = state["step"]
-    window_loss, window_tokens, epoch_loss, epoch_count = 0.0, 0, 0.0, 0
-    try:
-        while step < total and not state.get("stopped_early"):
-            epoch, offset = divmod(step, steps_per_epoch)
-            groups = step_groups(len(train.examples), int(hp.batch_size), hp.seed, epoch)
-            for group in groups[offset:]:
-                if should_stop and should_stop():
-                    checkpoint(step, None)
-                    raise TrainingCancelled(
-                        f"training cancelled at step {step}/{total}",
-                        hint=f"run the same command again to resume from {work}",
-                    )
-                examples = [train.examples[i] for i in group]
-                n_targets = sum(max(0, sum(e.mask[1:])) for e in examples)
-                opt.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for row in rows(examples, ROW_TOKENS):
-                    batch = pack(row, _device())
-                    if not batch.targets.numel():
-                        continue
-                    loss = loss_sum(peft_model, batch) / max(1, n_targets)
-                    loss.backward()
-                    step_loss += float(loss.detach())
-                    state["trained_tokens"] += batch.tokens
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                sched.step()
-                step += 1
-                window_loss += step_loss * n_targets
-                window_tokens += n_targets
-                epoch_loss += step_loss * n_targets
-                epoch_count += n_targets
-                emit(
-                    TrainEvent(
-                        "step",
-                        f"step {step}/{total} loss {step_loss:.4f}",
-                        step=step,
-                        total_steps=total,
-                        train_loss=step_loss,
-                    )
-                )
-                end_of_epoch = step % steps_per_epoch == 0
-                if end_of_epoch or (hp.eval_every and step % hp.eval_every == 0):
-                    train_loss = window_loss / max(1, window_tokens)
-                    window_loss, window_tokens = 0.0, 0
-                    if end_of_epoch:
-                        state["last_epoch_train_loss"] = epoch_loss / max(1, epoch_count)
-                        epoch_loss, epoch_count = 0.0, 0
-                    checkpoint(step, train_loss)
-                    if end_of_epoch:
-                        emit(
-                            TrainEvent(
-                                "epoch",
-                                f"epoch {step // steps_per_epoch}/{hp.n_epochs} done",
-                                step=step,
-                                total_steps=total,
-                                train_loss=train_loss,
-                                valid_loss=state["history"][-1]["valid_loss"],
-                            )
-                        )
-                    patience = hp.early_stopping_patience
-                    if patience and state["stale"] >= patience and step < total:
-                        state["stopped_early"] = True
-                        emit(
-                            TrainEvent(
-                                "message",
-                                f"early stopping at step {step}: validation loss has not "
-                                f"improved for {patience} evaluations",
-                                step=step,
-                                total_steps=total,
-                            )
-                        )
-                        break
-    except KeyboardInterrupt:
-        if step > state["step"]:
-            checkpoint(step, None)
-        raise
-    if state["step"] != step:
-        checkpoint(step, None)
-    best = ckpt.load_best(work) if state["best"] else None
-    if best is not None:
-        set_peft_model_state_dict(peft_model, best)
-    final_valid = evaluate(peft_model, valid)
-    seconds = state.get("seconds", 0.0)
-    metrics: dict[str, float] = {
-        "steps": float(step),
-        "epochs": step / steps_per_epoch,
-        "train_examples": float(len(train.examples)),
-        "dropped_examples": float(len(train.dropped)),
-        "tokens_per_second": state["trained_tokens"] / max(seconds, 1e-9),
-    }
-    if state.get("last_epoch_train_loss") is not None:
-        metrics["train_loss"] = state["last_epoch_train_loss"]
-    if final_valid is not None:
-        metrics["valid_loss"] = final_valid
-    model_id = store.new_model_id(base_model, suffix)
+    step = run.loop(should_stop)
     meta = {
-        "model_id": model_id,
         "base_model": base_model,
         "base_dir": str(base_dir),
         "hyperparameters": hp.to_dict(),
@@ -396,30 +187,283 @@ def train_lora(
             "dropped": train.dropped,
             "validation_dropped": valid.dropped,
         },
-        "metrics": metrics,
-        "best": state["best"],
-        "checkpoints": state["history"],
-        "trained_tokens": state["trained_tokens"],
-        "seconds": round(seconds, 2),
-        "stopped_early": bool(state.get("stopped_early")),
-        "created_at": time.time(),
     }
+    return run.register(base_model, suffix, step, meta)
 
-    def write(tmp: Path) -> None:
-        peft_model.save_pretrained(str(tmp), safe_serialization=True)
 
-    path = store.register(model_id, write, meta)
-    emit(TrainEvent("message", f"registered {model_id} ({path})", step=step, total_steps=total))
-    return TrainResult(
-        model_id,
-        path,
-        state["trained_tokens"],
-        round(seconds, 2),
-        metrics,
-        state["history"],
-        hp.to_dict(),
-        train.dropped,
+def _load_data(
+    base_dir: Path, train_file: Path, validation_file: Path | None, max_length: int, emit: Callable[[TrainEvent], None]
+) -> tuple[Any, EncodedSet, EncodedSet]:
+    """The base model and the encoded training and validation sets; over-length examples reported."""
+    train_raw = load_chat_jsonl(train_file)
+    _check_count(len(train_raw), train_file, "")
+    valid_raw = load_chat_jsonl(validation_file) if validation_file else []
+    model, tok = load_base(base_dir)
+    train = encode(tok, train_raw, max_length)
+    valid = encode(tok, valid_raw, max_length)
+    for name, data in (("training", train), ("validation", valid)):
+        if data.dropped:
+            lines = ", ".join(str(d["line"]) for d in data.dropped[:20])
+            emit(
+                TrainEvent(
+                    "message",
+                    f"{len(data.dropped)} {name} example(s) are longer than max_length="
+                    f"{max_length} tokens and were dropped (lines {lines}"
+                    f"{', ...' if len(data.dropped) > 20 else ''}); raise max_length to keep them",
+                )
+            )
+    _check_count(len(train.examples), train_file, f" after dropping {len(train.dropped)} over max_length")
+    return model, train, valid
+
+
+def _peft(model: Any, hp: Hyperparameters, base_model: str) -> Any:
+    """The base model wrapped with LoRA adapters (seeded), or a ConfigError when the targets do not fit."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(hp.seed)
+    lora = LoraConfig(
+        r=hp.lora_r,
+        lora_alpha=hp.lora_alpha,
+        lora_dropout=hp.lora_dropout,
+        target_modules=hp.targets,
+        task_type="CAUSAL_LM",
+        **_layer_range(model, hp.lora_layers),
     )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as e:
+        raise ConfigError(
+            f"LoRA target modules {hp.targets} do not fit {base_model}: {e}",
+            hint="set target_modules to names of linear layers in this model",
+        ) from None
+
+
+class _Run:
+    """One training run: the optimizer, schedule and resumable state around a PEFT model."""
+
+    def __init__(
+        self, model: Any, hp: Hyperparameters, train: EncodedSet, valid: EncodedSet, work: Path,
+        emit: Callable[[TrainEvent], None],
+    ) -> None:
+        import torch
+
+        self.model, self.hp, self.train, self.valid, self.work, self.emit = model, hp, train, valid, work, emit
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.steps_per_epoch = math.ceil(len(train.examples) / int(hp.batch_size))
+        self.total = total = self.steps_per_epoch * int(hp.n_epochs)
+        warmup = max(1, round(0.05 * total))
+        self.opt = torch.optim.AdamW(self.params, lr=hp.learning_rate, weight_decay=0.0)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min((s + 1) / warmup, max(0.1, (total - s) / max(1, total - warmup)))
+        )
+        self.state: dict[str, Any] = {
+            "step": 0,
+            "history": [],
+            "best": None,
+            "stale": 0,
+            "trained_tokens": 0,
+            "seconds": 0.0,
+            "stopped_early": False,
+        }
+        self.t_mark = time.time()
+        self.window = [0.0, 0]  # loss x targets, targets since the last evaluation
+        self.epoch = [0.0, 0]  # the same since the start of the epoch
+
+    def resume(self) -> None:
+        """Continue from the latest checkpoint in the work directory, if there is one."""
+        import torch
+        from peft import set_peft_model_state_dict
+
+        resumed = ckpt.load_latest(self.work)
+        if not resumed:
+            return
+        weights, optim, self.state = resumed
+        set_peft_model_state_dict(self.model, weights)
+        self.opt.load_state_dict(optim["optimizer"])
+        self.sched.load_state_dict(optim["scheduler"])
+        torch.set_rng_state(optim["rng"])
+        step = self.state["step"]
+        self.emit(
+            TrainEvent("message", f"resuming from checkpoint at step {step}/{self.total} in {self.work}", step=step, total_steps=self.total)
+        )
+
+    def weights(self) -> dict[str, Any]:
+        from peft import get_peft_model_state_dict
+
+        return dict(get_peft_model_state_dict(self.model))
+
+    def checkpoint(self, step: int, train_loss: float | None) -> None:
+        """Validation loss, best-so-far weights, and a resumable checkpoint at ``step``."""
+        import torch
+
+        state, work = self.state, self.work
+        valid_loss = evaluate(self.model, self.valid)
+        state["seconds"] = state.get("seconds", 0.0) + (time.time() - self.t_mark)
+        self.t_mark = time.time()
+        entry = {"step": step, "train_loss": train_loss, "valid_loss": valid_loss}
+        best = state["best"]
+        if valid_loss is not None and (best is None or valid_loss < best["valid_loss"]):
+            state["best"] = {"step": step, "valid_loss": valid_loss}
+            state["stale"] = 0
+            ckpt.save_best(work, self.weights(), state["best"])
+        elif valid_loss is not None:
+            state["stale"] += 1
+        state["step"] = step
+        path = ckpt.save(
+            work,
+            step,
+            self.weights(),
+            {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "rng": torch.get_rng_state()},
+            {**state, "history": [*state["history"], {**entry, "dir": str(work / f"checkpoint-{step}")}]},
+        )
+        state["history"].append({**entry, "dir": str(path)})
+        vl = "n/a" if valid_loss is None else f"{valid_loss:.4f}"
+        tl = "n/a" if train_loss is None else f"{train_loss:.4f}"
+        self.emit(
+            TrainEvent(
+                "checkpoint",
+                f"step {step}/{self.total}: train loss {tl}, validation loss {vl}",
+                step=step,
+                total_steps=self.total,
+                train_loss=train_loss,
+                valid_loss=valid_loss,
+                checkpoint_dir=str(path),
+            )
+        )
+
+    def loop(self, should_stop: Callable[[], bool] | None) -> int:
+        """Train to the last step (or early stop); checkpoint on cancel and interrupt. The last step."""
+        self.t_mark = time.time()
+        self.model.train()
+        step = self.state["step"]
+        try:
+            while step < self.total and not self.state.get("stopped_early"):
+                epoch, offset = divmod(step, self.steps_per_epoch)
+                for group in step_groups(len(self.train.examples), int(self.hp.batch_size), self.hp.seed, epoch)[offset:]:
+                    if should_stop and should_stop():
+                        self.checkpoint(step, None)
+                        raise TrainingCancelled(
+                            f"training cancelled at step {step}/{self.total}",
+                            hint=f"run the same command again to resume from {self.work}",
+                        )
+                    loss, n_targets = self._step(group)
+                    step += 1
+                    if self._after_step(step, loss, n_targets):
+                        break
+        except KeyboardInterrupt:
+            if step > self.state["step"]:
+                self.checkpoint(step, None)
+            raise
+        if self.state["step"] != step:
+            self.checkpoint(step, None)
+        return step
+
+    def _step(self, group: list[int]) -> tuple[float, int]:
+        """One optimizer step over the examples in ``group``: (mean loss per target, targets)."""
+        import torch
+
+        examples = [self.train.examples[i] for i in group]
+        n_targets = sum(max(0, sum(e.mask[1:])) for e in examples)
+        self.opt.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for row in rows(examples, ROW_TOKENS):
+            batch = pack(row, _device())
+            if not batch.targets.numel():
+                continue
+            loss = loss_sum(self.model, batch) / max(1, n_targets)
+            loss.backward()
+            step_loss += float(loss.detach())
+            self.state["trained_tokens"] += batch.tokens
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        return step_loss, n_targets
+
+    def _after_step(self, step: int, step_loss: float, n_targets: int) -> bool:
+        """Report the step; evaluate at the end of an epoch (and every ``eval_every``). True: stop early."""
+        total, hp = self.total, self.hp
+        for acc in (self.window, self.epoch):
+            acc[0] += step_loss * n_targets
+            acc[1] += n_targets
+        self.emit(TrainEvent("step", f"step {step}/{total} loss {step_loss:.4f}", step=step, total_steps=total, train_loss=step_loss))
+        end_of_epoch = step % self.steps_per_epoch == 0
+        if not (end_of_epoch or (hp.eval_every and step % hp.eval_every == 0)):
+            return False
+        train_loss = self.window[0] / max(1, int(self.window[1]))
+        self.window[:] = [0.0, 0]
+        if end_of_epoch:
+            self.state["last_epoch_train_loss"] = self.epoch[0] / max(1, int(self.epoch[1]))
+            self.epoch[:] = [0.0, 0]
+        self.checkpoint(step, train_loss)
+        if end_of_epoch:
+            self.emit(
+                TrainEvent(
+                    "epoch",
+                    f"epoch {step // self.steps_per_epoch}/{hp.n_epochs} done",
+                    step=step,
+                    total_steps=total,
+                    train_loss=train_loss,
+                    valid_loss=self.state["history"][-1]["valid_loss"],
+                )
+            )
+        patience = hp.early_stopping_patience
+        if patience and self.state["stale"] >= patience and step < total:
+            self.state["stopped_early"] = True
+            self.emit(
+                TrainEvent(
+                    "message",
+                    f"early stopping at step {step}: validation loss has not improved for {patience} evaluations",
+                    step=step,
+                    total_steps=total,
+                )
+            )
+            return True
+        return False
+
+    def register(self, base_model: str, suffix: str | None, step: int, meta: dict[str, Any]) -> TrainResult:
+        """Load the best weights, measure, and register the adapter in the store."""
+        from peft import set_peft_model_state_dict
+
+        from tuneworth.finetune import store
+
+        state = self.state
+        best = ckpt.load_best(self.work) if state["best"] else None
+        if best is not None:
+            set_peft_model_state_dict(self.model, best)
+        final_valid = evaluate(self.model, self.valid)
+        seconds = state.get("seconds", 0.0)
+        metrics: dict[str, float] = {
+            "steps": float(step),
+            "epochs": step / self.steps_per_epoch,
+            "train_examples": float(len(self.train.examples)),
+            "dropped_examples": float(len(self.train.dropped)),
+            "tokens_per_second": state["trained_tokens"] / max(seconds, 1e-9),
+        }
+        if state.get("last_epoch_train_loss") is not None:
+            metrics["train_loss"] = state["last_epoch_train_loss"]
+        if final_valid is not None:
+            metrics["valid_loss"] = final_valid
+        model_id = store.new_model_id(base_model, suffix)
+        meta = {
+            "model_id": model_id,
+            **meta,
+            "metrics": metrics,
+            "best": state["best"],
+            "checkpoints": state["history"],
+            "trained_tokens": state["trained_tokens"],
+            "seconds": round(seconds, 2),
+            "stopped_early": bool(state.get("stopped_early")),
+            "created_at": time.time(),
+        }
+
+        def write(tmp: Path) -> None:
+            self.model.save_pretrained(str(tmp), safe_serialization=True)
+
+        path = store.register(model_id, write, meta)
+        self.emit(TrainEvent("message", f"registered {model_id} ({path})", step=step, total_steps=self.total))
+        hp = self.hp.to_dict()
+        return TrainResult(model_id, path, state["trained_tokens"], round(seconds, 2), metrics, state["history"], hp, self.train.dropped)
 
 
 def _layer_range(model: Any, last: int | None) -> dict[str, Any]:

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from tuneworth.errors import ConfigError, TrainingError
+from tuneworth.finetune.data import file_fingerprint
+from tuneworth.paths import MAX_FT_MODELS, MODEL_LOCK, home, max_ft_models
 
 META_FILE = "tuneworth.json"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def adapters_home() -> Path:
-    from tuneworth.providers.local.provider import cache_home
-
-    return cache_home() / "adapters"
+    return home() / "adapters"
 
 
 def base_label(base_model: str) -> str:
@@ -111,8 +111,6 @@ def list_adapters() -> list[dict[str, Any]]:
 
 def find_adapter(base_model: str, train: Path, validation: Path | None, hp: Any) -> dict[str, Any] | None:
     """A registered adapter trained from the same base, data files and requested hyperparameters."""
-    from tuneworth.finetune.data import file_fingerprint
-
     train_fp = file_fingerprint(train)
     valid_fp = file_fingerprint(validation) if validation else None
     for meta in list_adapters():
@@ -152,27 +150,18 @@ def load_merged(model_id: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, tok, meta
 
 
-MAX_MERGED = 2
+MAX_MERGED = MAX_FT_MODELS
 """Merged fine-tuned models kept in memory per process (each is a full copy of its base);
 ``$TUNEWORTH_MAX_FT_MODELS`` overrides. The least recently used is dropped first."""
 _MERGED: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 
 
-def max_merged() -> int:
-    raw = os.environ.get("TUNEWORTH_MAX_FT_MODELS", "")
-    try:
-        return max(1, int(raw)) if raw else MAX_MERGED
-    except ValueError:
-        raise ConfigError(
-            f"$TUNEWORTH_MAX_FT_MODELS = {raw!r} is not a whole number", hint="e.g. TUNEWORTH_MAX_FT_MODELS=2"
-        ) from None
+max_merged = max_ft_models
 
 
 def load_finetuned(model_id: str) -> tuple[Any, Any]:
     """(model, tokenizer) for ``local/ft:...``: merged once and kept in a small LRU (``max_merged()``)."""
-    from tuneworth.providers.local.provider import _LOCK
-
-    with _LOCK:
+    with MODEL_LOCK:
         if model_id in _MERGED:
             _MERGED.move_to_end(model_id)
             return _MERGED[model_id]

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tuneworth.config.rubric import load_rubric
 from tuneworth.config.task import Task
 from tuneworth.data.example import Example
 from tuneworth.errors import AuthError, ProviderError
 from tuneworth.judge.calibration import calibrate, load_calibration
 from tuneworth.judge.judge import Judge
-from tuneworth.judge.rubric import load_rubric
 from tuneworth.providers.model import Model
 
 

@@ -12,46 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from tuneworth.paths import caches_enabled as enabled_by_env  # noqa: F401  (re-exported)
+from tuneworth.paths import caches_off as caches_off
+from tuneworth.paths import home
 from tuneworth.providers.base import ChatRequest, Completion
 
 _FIELDS = tuple(f.name for f in fields(Completion))
 
 
 def default_path() -> Path:
-    home = os.environ.get("TUNEWORTH_HOME") or str(Path.home() / ".cache" / "tuneworth")
-    return Path(home) / "cache.sqlite"
-
-
-_OFF = 0
-"""How many ``caches_off()`` blocks are open."""
-
-
-def enabled_by_env() -> bool:
-    """Whether caches are on by default: not inside ``caches_off()`` and ``TUNEWORTH_CACHE`` is not 0."""
-    if _OFF:
-        return False
-    return os.environ.get("TUNEWORTH_CACHE", "1").strip().lower() not in {"0", "false", "off", "no"}
-
-
-@contextmanager
-def caches_off() -> Iterator[None]:
-    """Within the block every cache that follows ``enabled_by_env()`` is off: completions and
-    embeddings (retrieval, audit, text metrics). What ``--no-cache`` does for one command."""
-    global _OFF
-    _OFF += 1
-    try:
-        yield
-    finally:
-        _OFF -= 1
+    return home() / "cache.sqlite"
 
 
 def cacheable(request: ChatRequest) -> bool:

@@ -40,6 +40,7 @@ from tuneworth.errors import (
     QuotaError,
     RateLimitError,
 )
+from tuneworth.paths import use_uvloop
 from tuneworth.providers.base import ChatRequest, Completion
 from tuneworth.providers.retry import AdaptiveLimit, Backoff, parse_retry_after, retryable_status
 
@@ -571,7 +572,7 @@ class _Handoff:
 def _new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop's event loop where it is installed (less CPU per callback and socket event than asyncio's),
     else asyncio's; ``TUNEWORTH_LOOP=asyncio`` forces asyncio's."""
-    if os.environ.get("TUNEWORTH_LOOP") != "asyncio":
+    if use_uvloop():
         try:
             import uvloop
         except ImportError:

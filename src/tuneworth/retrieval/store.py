@@ -9,7 +9,6 @@ is rebuilt with a warning. Indexes live under ``$TUNEWORTH_HOME/indexes/`` unles
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from tuneworth.embeddings.load import DEFAULT_EMBEDDER, load_embedder
 from tuneworth.errors import ConfigError
+from tuneworth.paths import home
 from tuneworth.retrieval.chunk import Chunk, Tokenizer, chunk_text, regex_tokenizer
 from tuneworth.retrieval.index import CorruptIndex, HybridIndex, Warn, warn_default
 from tuneworth.retrieval.ingest import Corpus, Skipped, file_digests, read_corpus
@@ -52,9 +52,8 @@ class IndexInfo:
 
 
 def default_index_dir(docs: Path, settings: IndexSettings) -> Path:
-    home = os.environ.get("TUNEWORTH_HOME") or str(Path.home() / ".cache" / "tuneworth")
     digest = hashlib.sha256(f"{docs.resolve()}\x00{sorted(settings.key().items())}".encode()).hexdigest()[:16]
-    return Path(home) / "indexes" / f"{docs.resolve().name or 'docs'}-{digest}"
+    return home() / "indexes" / f"{docs.resolve().name or 'docs'}-{digest}"
 
 
 def embedder_tokenizer(embedder: Any) -> Tokenizer:

@@ -8,16 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneworth.errors import ConfigError
+from tuneworth.paths import API_KEY_ENV, serve_data_dir
 
-API_KEY_ENV = "TUNEWORTH_API_KEY"
-
-
-def default_data_dir() -> Path:
-    """``$TUNEWORTH_DATA_DIR``, else the user's data directory (XDG on Linux)."""
-    if env := os.environ.get("TUNEWORTH_DATA_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "tuneworth" / "serve"
+default_data_dir = serve_data_dir
 
 
 @dataclass

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -183,17 +184,20 @@ def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/events")
 def list_events(request: Request, job_id: str) -> dict[str, Any]:
-    store: Store = request.app.state.store
-    _job_row(store, job_id)
-    limit = query_int(request, "limit", 20, 1, 1000)
-    rows, more = store.page("events", request.query_params.get("after"), limit, "job_id=?", (job_id,))
-    return page([event_object(r) for r in rows], more)
+    return _job_page(request, job_id, "events", 20, event_object)
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
 def list_checkpoints(request: Request, job_id: str) -> dict[str, Any]:
+    return _job_page(request, job_id, "checkpoints", 10, checkpoint_object)
+
+
+def _job_page(
+    request: Request, job_id: str, table: str, default_limit: int, to_object: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """One cursor page of a job's events or checkpoints (404 for an unknown job)."""
     store: Store = request.app.state.store
     _job_row(store, job_id)
-    limit = query_int(request, "limit", 10, 1, 1000)
-    rows, more = store.page("checkpoints", request.query_params.get("after"), limit, "job_id=?", (job_id,))
-    return page([checkpoint_object(r) for r in rows], more)
+    limit = query_int(request, "limit", default_limit, 1, 1000)
+    rows, more = store.page(table, request.query_params.get("after"), limit, "job_id=?", (job_id,))
+    return page([to_object(r) for r in rows], more)

@@ -201,7 +201,7 @@ def test_bad_input_is_refused_clearly(tiny: Path, home: Path, tmp_path: Path) ->
     lines = (tmp_path / "few.jsonl").read_text().splitlines() * 2
     lines[4] = json.dumps({"messages": [{"role": "user", "content": "no answer here"}]})
     broken.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DatasetError, match=r"broken.jsonl:5: missing assistant message"):
+    with pytest.raises(DatasetError, match=r"broken.jsonl:5: no assistant message"):
         train_lora(str(tiny), broken, None, Hyperparameters())
     with pytest.raises(ConfigError, match="neither a bundled model"):
         train_lora("no-such-model", few, None, Hyperparameters())

