@@ -343,8 +343,8 @@ def climb(
                 "hits": sum({id(m): m.cache_hits for m in (model, *per_rung.values())}.values()),
             },
         )
-        if (api := getattr(model.provider, "stats", None)) is not None:
-            record.update(api={**api, "concurrency": getattr(model.provider, "concurrency", {})})
+        if (api := model.provider.api_stats()) is not None:
+            record.update(api=api)
         record.close(status)
         lock.release()
     from tuneworth.evaluate.flips import flips

@@ -21,11 +21,11 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tuneworth.data.text import json_object_end
 from tuneworth.errors import ConfigError, MissingDependencyError
-from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion, Provider
 from tuneworth.providers.local.prefill import Prefiller, plan_groups
 
 if TYPE_CHECKING:
@@ -139,7 +139,10 @@ def load(path: Path) -> tuple[Any, Any]:
         return model, tok
 
 
-class LocalProvider:
+class LocalProvider(Provider):
+    logprobs: ClassVar[bool] = True
+    """``ChatRequest.logprobs`` is answered from the model's own scores (``local/logprobs.py``)."""
+
     def __init__(self, name: str, config: ModelConfig) -> None:
         self.name = name
         self.model_id = f"local/{name}"
@@ -154,7 +157,6 @@ class LocalProvider:
         weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
         # The completion cache must not serve answers from other weights saved under the same path.
         self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
-        # Constrained decodings this provider can do (decoding/plan.py).
         self.decodings = frozenset({"choice", "schema", "json_object"})
         self.reuse_prefix = True
         self.bucket_prefill = True
