@@ -274,20 +274,7 @@ class LocalProvider(Provider):
                         done[i] = True
                 return done
 
-        do_sample = any(r.temperature > 0 for r in requests)
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": max(limits),
-            "do_sample": do_sample,
-            "pad_token_id": tok.pad_token_id,
-        }
-        if do_sample:
-            gen_kwargs["temperature"] = max(r.temperature for r in requests)
-            # Nucleus sampling; callers batch only rows that share it (the server's batcher does).
-            gen_kwargs["top_p"] = min(r.top_p for r in requests)
-            if requests[0].seed is not None:
-                torch.manual_seed(requests[0].seed)
-        else:
-            gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+        gen_kwargs = {"max_new_tokens": max(limits), "pad_token_id": tok.pad_token_id, **_sampling(requests)}
         if check:
             gen_kwargs["stopping_criteria"] = StoppingCriteriaList([_PerSequenceStop()])
         if cache is not None:
@@ -374,6 +361,22 @@ class LocalProvider(Provider):
     @property
     def prefix_tokens_saved(self) -> int:
         return self.prefiller.prefix_tokens_saved
+
+
+def _sampling(requests: Sequence[ChatRequest]) -> dict[str, Any]:
+    """``generate`` arguments for greedy decoding, or for sampling at the batch's temperature and
+    nucleus (callers batch only rows that share them: the server's batcher does), seeded by its seed."""
+    if not any(r.temperature > 0 for r in requests):
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    if requests[0].seed is not None:
+        import torch
+
+        torch.manual_seed(requests[0].seed)
+    return {
+        "do_sample": True,
+        "temperature": max(r.temperature for r in requests),
+        "top_p": min(r.top_p for r in requests),
+    }
 
 
 class _RowStreamer:
