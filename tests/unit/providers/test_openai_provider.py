@@ -124,9 +124,11 @@ def test_probe_maps_auth_and_unreachable_and_accepts_other_answers(monkeypatch: 
     def chat(body: dict[str, Any], headers: Any) -> tuple[int, dict[str, Any]]:
         return 200, _completion("ok")
 
-    with scripted(chat, lambda b, h: (401, _error("bad key", "invalid_api_key"))) as url:
-        with pytest.raises(AuthError, match="HTTP 401"):
-            _provider(url, monkeypatch).probe()
+    with (
+        scripted(chat, lambda b, h: (401, _error("bad key", "invalid_api_key"))) as url,
+        pytest.raises(AuthError, match="HTTP 401"),
+    ):
+        _provider(url, monkeypatch).probe()
     with scripted(chat, lambda b, h: (404, _error("no such route", "not_found"))) as url:
         _provider(url, monkeypatch).probe()  # the server answered: it is reachable
     with scripted(chat) as url:
