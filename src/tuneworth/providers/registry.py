@@ -33,6 +33,10 @@ def register(provider: str, factory: Factory) -> None:
     _REGISTERED[provider] = factory
 
 
+register_provider = register
+"""The public name (``tuneworth.register_provider``)."""
+
+
 def split_name(spec: str) -> tuple[str, str]:
     provider, sep, name = spec.partition("/")
     if not sep or not provider or not name:

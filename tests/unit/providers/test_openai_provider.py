@@ -191,12 +191,27 @@ def test_capabilities_are_declared_with_defaults() -> None:
         type("NoGenerate", (Provider,), {"model_id": "x"})()  # generate is the one required method
 
 
-def test_a_factory_that_returns_no_provider_is_a_clear_error() -> None:
+def test_third_party_providers_subclass_the_base_and_declare_what_they_can_do() -> None:
+    import tuneworth
     from tuneworth.providers import registry
 
-    registry.register("notaprovider", lambda name, config: object())  # type: ignore[arg-type,return-value]
+    class Pool(Provider):
+        preferred_batch_size = 96
+        cache_tag = "v2"
+
+        def __init__(self, name: str) -> None:
+            self.model_id = f"pool/{name}"
+
+        def generate(self, requests: Any) -> list[Completion]:
+            return [Completion(text="b") for _ in requests]
+
+    tuneworth.register_provider("pool", lambda name, config: Pool(name))
+    tuneworth.register_provider("notaprovider", lambda name, config: object())  # type: ignore[arg-type,return-value]
     try:
+        model = registry.resolve_model("pool/x", cache=False)
+        assert model.batch_size == 96 and model.identity == "pool/x#v2"
         with pytest.raises(ConfigError, match="not a Provider"):
             registry.resolve_provider("notaprovider/x")
     finally:
         registry._REGISTERED.pop("notaprovider")
+        registry._REGISTERED.pop("pool")
