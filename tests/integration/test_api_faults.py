@@ -373,3 +373,79 @@ def test_fault_server_cli_rejects_bad_shares(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "add up to at most 1" in r.stderr and "Traceback" not in r.stderr
+
+
+PARITY = {
+    # What the removed HTTP/1.1 client and the SDK path both reported on 83638b4 (checked side by side
+    # before removing them): each item's error and failure kind, or the error that stops the run.
+    "429": ("RateLimitError: rate limited: Error code: 429 - Rate limit reached, please retry (gave up after 1 attempts)", "rate_limit"),
+    "500": ("ProviderError: HTTP 500: Error code: 500 - The server had an error (gave up after 1 attempts)", "server_error"),
+    "context": ("ContextLengthError: prompt too long for the model: Error code: 400 - This model's maximum context length is 8 tokens", "context_length"),
+    "malformed": ("ProviderError: malformed response (JSONDecodeError", "malformed"),
+    "quota": ("QuotaError", "the account has no quota left (insufficient_quota: Error code: 429 - You exceeded your current quota)"),
+    "auth": ("AuthError", "the server refused our credentials (HTTP 401: Error code: 401 - Incorrect API key provided)"),
+}
+FAULTS_OF = {
+    "429": {"rate_limit": 1.0, "retry_after": "7"},
+    "500": {"server_error": 1.0},
+    "context": {"context_length": 1.0},
+    "malformed": {"malformed": 1.0},
+    "quota": {"quota": 1.0},
+    "auth": {"api_key": "sk-other"},
+}
+
+
+@pytest.mark.parametrize("fault", sorted(PARITY))
+def test_errors_map_to_ours_exactly_as_before(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    server.configure(**FAULTS_OF[fault])
+    p = _provider(server, monkeypatch, max_retries=0)
+    expected = PARITY[fault]
+    try:
+        if fault in ("quota", "auth"):
+            with pytest.raises((AuthError, QuotaError)) as info:
+                p.generate(_reqs(2))
+            assert type(info.value).__name__ == expected[0]
+            assert info.value.message == f"{p.model_id}: {expected[1]}"
+            return
+        out = p.generate(_reqs(2))
+    finally:
+        p.close()
+    assert all(c.error is not None and c.error.startswith(expected[0]) for c in out)
+    assert [c.meta["failure"] for c in out] == [expected[1]] * 2
+    assert dict(p.stats) == {"requests": 2, expected[1]: 2}
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "context", "quota", "auth"])
+def test_error_answers_carry_what_the_sdk_reads(server: RunningServer, fault: str) -> None:
+    """Our HTTPStatusError and the official SDK's APIStatusError, on the same error answer."""
+    import asyncio
+
+    import openai
+
+    from tuneworth.providers.openai_http import ChatSession, HTTPStatusError
+
+    server.configure(**FAULTS_OF[fault])
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 4}
+    with (
+        openai.OpenAI(api_key="sk-test", base_url=server.url, max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as sdk,
+    ):
+        client.chat.completions.create(**body)  # type: ignore[call-overload]
+
+    async def ours() -> HTTPStatusError:
+        session = ChatSession(server.url, "sk-test", max_connections=1, timeout=5.0)
+        try:
+            await session.post(body)
+        except HTTPStatusError as e:
+            return e
+        finally:
+            await session.close()
+        raise AssertionError("no error answer")
+
+    mine = asyncio.run(ours())
+    assert mine.status_code == sdk.value.status_code
+    assert mine.message == sdk.value.message
+    assert mine.code == sdk.value.code and mine.type == sdk.value.type
+    assert mine.headers.get("retry-after") == sdk.value.response.headers.get("retry-after")
