@@ -3,7 +3,8 @@
 Providers answer batches; ``Model`` answers what it can from the completion cache, chunks the
 rest into batches, reports progress, and turns a failed batch into per-item error completions (so
 errors are counted apart, never scored as wrong answers), while errors that make the run
-pointless (authentication) propagate.
+pointless (authentication) propagate. It reads only what ``Provider`` declares (``streams_answers``,
+``cache_tag``...), never probes the provider for attributes.
 """
 
 from __future__ import annotations
