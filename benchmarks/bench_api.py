@@ -1,6 +1,9 @@
 """API evaluation speed and fault tolerance: tuneworth vs inspect_ai, DSPy Evaluate and promptfoo,
 all against the same fault server (tuneworth.testing.fault_server), one run side by side.
 
+Clients: ours (Evaluator -> Model -> OpenAIProvider over aiohttp), openai_sdk (the official SDK's
+request path alone, api_clients/openai_sdk.py), and the peers inspect_ai, dspy, promptfoo.
+
 Scenarios (each client evaluates N distinct one-line questions):
   throughput  N items at --latency-ms simulated latency, at each --concurrency: items/s against
               the ideal C / latency (and against N / (ceil(N/C) * latency), the best any client
@@ -15,7 +18,8 @@ Peers run from a throwaway environment outside the repository:
   python3 -m venv /tmp/peers/venv && /tmp/peers/venv/bin/pip install inspect-ai dspy openai
   mkdir -p /tmp/peers/npm && cd /tmp/peers/npm && npm install promptfoo
 Usage: python benchmarks/bench_api.py [--n 400] [--latency-ms 200] [--concurrency 32 64]
-       [--peers-venv /tmp/peers/venv] [--promptfoo-dir /tmp/peers/npm] [--clients ours,inspect_ai,dspy,promptfoo]
+       [--peers-venv /tmp/peers/venv] [--promptfoo-dir /tmp/peers/npm]
+       [--clients ours,openai_sdk,inspect_ai,dspy,promptfoo]
 Writes benchmarks/results/api.json.
 """
 
@@ -69,6 +73,8 @@ def client_command(
     peers_py = str(Path(args.peers_venv) / "bin" / "python")
     if name == "ours":
         return [sys.executable, str(CLIENTS / "ours.py"), url, str(n), str(c), str(timeout)]
+    if name == "openai_sdk":
+        return [sys.executable, str(CLIENTS / "openai_sdk.py"), url, str(n), str(c)]
     if name == "inspect_ai":
         return [peers_py, str(CLIENTS / "inspect_client.py"), url, str(n), str(c)]
     if name == "dspy":

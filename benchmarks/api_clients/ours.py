@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import openai  # noqa: F401  (imported before the clock, as the peer drivers import theirs)
+import aiohttp  # noqa: F401  (our HTTP library, imported before the clock, as the peer drivers import theirs)
 
 from tuneworth.config.task import DataConfig, ModelConfig, ScoringConfig, Task
 from tuneworth.data.example import Example
@@ -86,9 +86,8 @@ def main() -> None:
         "completed": len(results) - errors,
         "errors": errors,
         "cache_entries": cached,
-        "api": dict(provider.stats),
+        "api": provider.api_stats(),
     }
-    out["api"]["concurrency"] = provider.concurrency
     print(json.dumps(out))
 
 

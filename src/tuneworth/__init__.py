@@ -19,6 +19,8 @@ _EXPORTS = {
     "ChatRequest": "tuneworth.providers.base",
     "Completion": "tuneworth.providers.base",
     "Model": "tuneworth.providers.model",
+    "Provider": "tuneworth.providers.base",
+    "register_provider": "tuneworth.providers.registry",
     "resolve_model": "tuneworth.providers.registry",
     "climb": "tuneworth.run.climb",
     "TuneworthError": "tuneworth.errors",

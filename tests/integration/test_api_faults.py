@@ -1,14 +1,16 @@
 """The OpenAI provider against the fault server: every fault kind alone and mixed, concurrency bounds,
-Retry-After, non-retryable and fatal errors. Real SDK, real HTTP, a real (local) server."""
+Retry-After, non-retryable and fatal errors, a server that drops the connection after reading the
+request. Real HTTP (aiohttp), a real (local) server; every request the server sees is one we counted."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +101,7 @@ def test_persistent_failure_gives_up_with_the_reason(
     p = _provider(server, monkeypatch, max_retries=2)
     out = p.generate(_reqs(5))
     assert all(c.error and "HTTP 500" in c.error and "gave up after 3 attempts" in c.error for c in out)
-    assert server.stats()["requests"] == 15  # 1 + 2 retries each, and no hidden SDK retries
+    assert server.stats()["requests"] == 15  # 1 + 2 retries each, and no hidden retries
 
 
 def test_context_length_is_not_retried(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,6 +180,129 @@ def test_mixed_faults_complete_every_item(monkeypatch: pytest.MonkeyPatch) -> No
     assert p.stats["retries"] >= sum(faults.values())
 
 
+class DroppingServer:
+    """A raw HTTP/1.1 server on a thread that reads each request whole (head and Content-Length body),
+    counts it, then, when ``drop(nth_on_this_connection, nth_of_this_body)`` says so, closes the
+    connection without answering: the request reached the server, and a client cannot tell whether
+    it was processed. Other requests are answered (echo), the connection kept alive."""
+
+    def __init__(self, drop: Callable[[int, int], bool]) -> None:
+        import asyncio
+        import threading
+
+        self.drop = drop
+        self.requests = 0
+        self.per_body: dict[bytes, int] = {}
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    async def _handle(self, reader: Any, writer: Any) -> None:
+        import asyncio
+        import json
+
+        on_connection = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                self.requests += 1
+                on_connection += 1
+                seen = self.per_body[body] = self.per_body.get(body, 0) + 1
+                if self.drop(on_connection, seen):
+                    break  # read, counted, never answered: the connection is dropped
+                text = json.loads(body)["messages"][-1]["content"]
+                answer = json.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}]})
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(answer)}\r\n\r\n{answer}".encode()
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    def close(self) -> None:
+        import asyncio
+
+        async def stop() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _drop_provider(url: str, monkeypatch: pytest.MonkeyPatch, **cfg: Any) -> OpenAIProvider:
+    monkeypatch.setenv("TW_TEST_KEY", "sk-test")
+    config = ModelConfig(name="openai/m", base_url=url, api_key_env="TW_TEST_KEY", timeout=5.0, **cfg)
+    p = OpenAIProvider("m", config)
+    p.backoff = Backoff(base=0.01, cap=0.05, rng=random.Random(0))
+    return p
+
+
+def test_a_request_the_server_read_then_dropped_is_resent_only_as_a_counted_bounded_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server read the request (it may have processed it, and billed it): sending it again is a
+    retry, counted as one, within max_retries; never a silent re-send (the old HTTP/1.1 client's
+    one re-send on a closed kept-alive connection was not counted as a retry)."""
+    server = DroppingServer(lambda on_connection, seen: True)
+    try:
+        p = _drop_provider(server.url, monkeypatch, max_connections=2, max_retries=3)
+        out = p.generate(_reqs(3, "drop"))
+        p.close()
+    finally:
+        server.close()
+    assert all(c.error is not None and "gave up after 4 attempts" in c.error for c in out)
+    assert all(c.meta["failure"] == "connection" for c in out)
+    # Our count equals the server's; every request beyond the first of each item is a counted retry.
+    assert server.requests == p.stats["requests"] == 3 * 4
+    assert p.stats["retries"] == 3 * 3 and p.stats["connection"] == 3 * 4
+
+
+def test_a_request_dropped_on_a_kept_alive_connection_is_a_counted_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server answers the first request of each connection and drops the second after reading
+    it. Fails on the hand-written HTTP/1.1 client of 83638b4: it sent such a request once more on a
+    new connection without counting a retry (``resent``), outside ``max_retries``."""
+    server = DroppingServer(lambda on_connection, seen: on_connection >= 2)
+    try:
+        p = _drop_provider(server.url, monkeypatch, max_connections=1, max_retries=3)
+        out = p.generate(_reqs(5, "alive"))
+        p.close()
+    finally:
+        server.close()
+    assert all(c.text == f"alive{i}" or (c.meta["failure"] == "connection") for i, c in enumerate(out))
+    assert sum(c.error is None for c in out) >= 3
+    # Every request the server read is one we sent and counted: one per item plus counted retries,
+    # and every retry answered a dropped request (at most max_retries per item).
+    dropped = server.requests - sum(c.error is None for c in out)
+    assert server.requests == p.stats["requests"] == 5 + p.stats["retries"]
+    assert p.stats["connection"] == dropped and p.stats["retries"] >= 2
+    assert all(c.meta.get("attempts", 1) <= 4 for c in out)
+
+
+def test_a_dropped_request_is_retried_once_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = DroppingServer(lambda on_connection, seen: seen == 1)
+    try:
+        p = _drop_provider(server.url, monkeypatch, max_connections=4, max_retries=2)
+        out = p.generate(_reqs(10, "once"))
+        p.close()
+    finally:
+        server.close()
+    assert [c.text for c in out] == [f"once{i}" for i in range(10)]
+    assert all(c.meta["attempts"] == 2 for c in out)
+    assert server.requests == p.stats["requests"] == 20 and p.stats["retries"] == 10
+
+
 def test_retry_after_parsing() -> None:
     assert parse_retry_after({"retry-after": "2"}) == 2.0
     assert parse_retry_after({"retry-after": "0.25"}) == 0.25
@@ -248,3 +373,79 @@ def test_fault_server_cli_rejects_bad_shares(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "add up to at most 1" in r.stderr and "Traceback" not in r.stderr
+
+
+PARITY = {
+    # What the removed HTTP/1.1 client and the SDK path both reported on 83638b4 (checked side by side
+    # before removing them): each item's error and failure kind, or the error that stops the run.
+    "429": ("RateLimitError: rate limited: Error code: 429 - Rate limit reached, please retry (gave up after 1 attempts)", "rate_limit"),
+    "500": ("ProviderError: HTTP 500: Error code: 500 - The server had an error (gave up after 1 attempts)", "server_error"),
+    "context": ("ContextLengthError: prompt too long for the model: Error code: 400 - This model's maximum context length is 8 tokens", "context_length"),
+    "malformed": ("ProviderError: malformed response (JSONDecodeError", "malformed"),
+    "quota": ("QuotaError", "the account has no quota left (insufficient_quota: Error code: 429 - You exceeded your current quota)"),
+    "auth": ("AuthError", "the server refused our credentials (HTTP 401: Error code: 401 - Incorrect API key provided)"),
+}
+FAULTS_OF = {
+    "429": {"rate_limit": 1.0, "retry_after": "7"},
+    "500": {"server_error": 1.0},
+    "context": {"context_length": 1.0},
+    "malformed": {"malformed": 1.0},
+    "quota": {"quota": 1.0},
+    "auth": {"api_key": "sk-other"},
+}
+
+
+@pytest.mark.parametrize("fault", sorted(PARITY))
+def test_errors_map_to_ours_exactly_as_before(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    server.configure(**FAULTS_OF[fault])
+    p = _provider(server, monkeypatch, max_retries=0)
+    expected = PARITY[fault]
+    try:
+        if fault in ("quota", "auth"):
+            with pytest.raises((AuthError, QuotaError)) as info:
+                p.generate(_reqs(2))
+            assert type(info.value).__name__ == expected[0]
+            assert info.value.message == f"{p.model_id}: {expected[1]}"
+            return
+        out = p.generate(_reqs(2))
+    finally:
+        p.close()
+    assert all(c.error is not None and c.error.startswith(expected[0]) for c in out)
+    assert [c.meta["failure"] for c in out] == [expected[1]] * 2
+    assert dict(p.stats) == {"requests": 2, expected[1]: 2}
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "context", "quota", "auth"])
+def test_error_answers_carry_what_the_sdk_reads(server: RunningServer, fault: str) -> None:
+    """Our HTTPStatusError and the official SDK's APIStatusError, on the same error answer."""
+    import asyncio
+
+    import openai
+
+    from tuneworth.providers.openai_http import ChatSession, HTTPStatusError
+
+    server.configure(**FAULTS_OF[fault])
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 4}
+    with (
+        openai.OpenAI(api_key="sk-test", base_url=server.url, max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as sdk,
+    ):
+        client.chat.completions.create(**body)  # type: ignore[call-overload]
+
+    async def ours() -> HTTPStatusError:
+        session = ChatSession(server.url, "sk-test", max_connections=1, timeout=5.0)
+        try:
+            await session.post(body)
+        except HTTPStatusError as e:
+            return e
+        finally:
+            await session.close()
+        raise AssertionError("no error answer")
+
+    mine = asyncio.run(ours())
+    assert mine.status_code == sdk.value.status_code
+    assert mine.message == sdk.value.message
+    assert mine.code == sdk.value.code and mine.type == sdk.value.type
+    assert mine.headers.get("retry-after") == sdk.value.response.headers.get("retry-after")

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.data import oracle_label
 from tuneworth.config.task import load_task
 from tuneworth.errors import ProviderError
-from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion, Provider
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.record.schema import SCHEMA_VERSION
@@ -89,7 +89,7 @@ def test_fewshot_nearest_wins_and_demos_come_from_train(label_task: Path, tmp_pa
     assert len(header.rungs["L2"].validation) == 4  # coordinate search: 3 selections + 1 other k
 
 
-class FlakyProvider:
+class FlakyProvider(Provider):
     model_id = "fake/flaky"
 
     def count_tokens(self, text: str) -> int:

@@ -140,14 +140,11 @@ def judge_plan(task: Any, split: Any, rows: list[dict[str, Any]], table: Any) ->
 
 def _planned_decodings(task: Any, schema: dict[str, Any] | None) -> list[str]:
     """The decodings the climb will try, judged by provider family (no model is loaded)."""
-    from types import SimpleNamespace
-
-    from tuneworth.decoding.plan import plan_decodings
+    from tuneworth.decoding.plan import plan_modes
 
     provider = task.model.name.split("/", 1)[0]
     can = {"local": {"choice", "schema", "json_object"}, "openai": {"structured", "json_object", "choice"}}
-    stand_in = SimpleNamespace(decodings=frozenset(can.get(provider, set())), model_id=task.model.name)
-    return plan_decodings(task, schema, stand_in).modes
+    return plan_modes(task, schema, frozenset(can.get(provider, set())), task.model.name).modes
 
 
 def estimate(task: Any, rungs: list[str] | None = None) -> dict[str, Any]:

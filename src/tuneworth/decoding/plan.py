@@ -1,7 +1,7 @@
 """Which decodings a climb tries, and how a strategy is decoded with each.
 
 ``decoding.modes`` in the task names what to try; ``constrained`` resolves by the task's output kind
-and what the provider can do (its ``decodings`` attribute): label tasks get label scoring
+and what the provider declares it can do (``Provider.decodings``): label tasks get label scoring
 (``choice``), JSON tasks get schema-guided decoding (``schema``, local) or Structured Outputs
 (``structured``, API). A mode that cannot run is skipped with the reason (recorded, the run goes on);
 labels that tokenize identically are an error before anything runs.
@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneworth.config.task import Task
 from tuneworth.errors import UnsupportedSchemaError
+
+if TYPE_CHECKING:
+    from tuneworth.providers.base import Provider
 
 FREE = "free"
 CONSTRAINED = ("choice", "schema", "structured", "json_object")
@@ -29,11 +32,22 @@ class DecodingPlan:
     """``{"mode", "reason"}`` for every asked-for decoding that cannot run."""
 
 
-def plan_decodings(task: Task, schema: dict[str, Any] | None, provider: Any) -> DecodingPlan:
-    """Resolve ``task.decoding.modes`` against the task kind and the provider's abilities."""
+def plan_decodings(task: Task, schema: dict[str, Any] | None, provider: Provider) -> DecodingPlan:
+    """Resolve ``task.decoding.modes`` against the task kind and the provider's declared decodings;
+    the provider checks the label set and the schema it is asked to decode to."""
+    return plan_modes(task, schema, provider.decodings, provider.model_id, provider)
+
+
+def plan_modes(
+    task: Task,
+    schema: dict[str, Any] | None,
+    can: frozenset[str],
+    model_id: str,
+    checker: Provider | None = None,
+) -> DecodingPlan:
+    """``plan_decodings`` for a model that is not loaded (the estimate): the decodings ``can`` its
+    provider declares; ``checker`` None skips the label and schema checks."""
     kind = task.output.kind
-    can: frozenset[str] = frozenset(getattr(provider, "decodings", ()))
-    model_id = getattr(provider, "model_id", "this model")
     plan = DecodingPlan(modes=[])
     wanted: list[str] = []
     for asked in task.decoding.modes:
@@ -60,11 +74,11 @@ def plan_decodings(task: Task, schema: dict[str, Any] | None, provider: Any) -> 
         if mode not in can:
             plan.skipped.append({"mode": mode, "reason": f"{model_id} cannot do {mode} decoding"})
             continue
-        if mode == "choice" and hasattr(provider, "check_choices"):
-            provider.check_choices(task.output.labels or [])  # identical tokenizations: a ConfigError
-        if mode == "schema" and hasattr(provider, "check_schema"):
+        if mode == "choice" and checker is not None:
+            checker.check_choices(task.output.labels or [])  # identical tokenizations: a ConfigError
+        if mode == "schema" and checker is not None:
             try:
-                provider.check_schema(schema or {"type": "object"})
+                checker.check_schema(schema or {"type": "object"})
             except UnsupportedSchemaError as e:
                 plan.skipped.append({"mode": mode, "reason": e.message})
                 continue

@@ -238,7 +238,7 @@ class Judge:
 
 def constrained_by_default(model: Model) -> bool:
     """Local judges are decoded by label scoring; API (and fake) judges answer in text."""
-    return model.model_id.startswith("local/") and "choice" in getattr(model.provider, "decodings", ())
+    return model.model_id.startswith("local/") and "choice" in model.provider.decodings
 
 
 def judge_counts(judgements: Sequence[dict[str, Any]]) -> dict[str, Any]:

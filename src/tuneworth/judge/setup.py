@@ -21,26 +21,21 @@ from tuneworth.providers.model import Model
 
 
 def check_reachable(model: Model) -> None:
-    """Raise a clear ProviderError when an API judge cannot be reached (no completion is paid for)."""
-    probe = getattr(model.provider, "probe", None)
-    if probe is None:
-        return  # local and fake judges: building them already loaded (or failed to load) the weights
-    import openai
+    """Raise a clear ProviderError when an API judge cannot be reached (no completion is paid for).
 
+    Local and fake judges probe as a no-op: building them already loaded (or failed to load) the weights."""
     try:
-        probe()
-    except openai.AuthenticationError as e:
+        model.provider.probe()
+    except AuthError as e:
         raise AuthError(
             f"judge model {model.model_id}: authentication failed ({e.message})",
             hint="check judge.model.api_key_env and the key it names",
         ) from None
-    except (openai.APIConnectionError, openai.APITimeoutError) as e:
+    except ProviderError as e:
         raise ProviderError(
             f"judge model {model.model_id} cannot be reached ({e.message})",
             hint="start the server, or fix judge.model.base_url / $OPENAI_BASE_URL",
         ) from None
-    except openai.APIStatusError:
-        pass  # the server answered (some compatible servers do not implement /models): it is reachable
 
 
 def prepare_judge(

@@ -1,7 +1,8 @@
 """Deterministic fake providers, for fast unit tests only (never instead of the real path).
 
 ``fake/echo`` answers with the last user message; ``fake/constant:TEXT`` always answers TEXT.
-Tests can also build ``FakeProvider(responder)`` with any function of the request.
+Tests can also build ``FakeProvider(responder)`` with any function of the request, and declare the
+capabilities a test needs (``decodings``, ``streams_answers``...) on the instance or a subclass.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tuneworth.errors import ConfigError
-from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion, Provider
 
 if TYPE_CHECKING:
     from tuneworth.config.task import ModelConfig
 
 
-class FakeProvider:
+class FakeProvider(Provider):
     def __init__(self, responder: Callable[[ChatRequest], str], model_id: str = "fake/custom") -> None:
         self.responder = responder
         self.model_id = model_id

@@ -3,12 +3,12 @@
 Providers answer batches; ``Model`` answers what it can from the completion cache, chunks the
 rest into batches, reports progress, and turns a failed batch into per-item error completions (so
 errors are counted apart, never scored as wrong answers), while errors that make the run
-pointless (authentication) propagate.
+pointless (authentication) propagate. It reads only what ``Provider`` declares (``streams_answers``,
+``cache_tag``...), never probes the provider for attributes.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 
@@ -29,9 +29,8 @@ class Model:
     @property
     def identity(self) -> str:
         """What makes two models answer differently: provider id plus any weights tag."""
-        return self.provider.model_id + (
-            f"#{tag}" if (tag := getattr(self.provider, "cache_tag", "")) else ""
-        )
+        tag = self.provider.cache_tag
+        return self.provider.model_id + (f"#{tag}" if tag else "")
 
     @property
     def model_id(self) -> str:
@@ -72,9 +71,8 @@ class Model:
                         on_done(i, hits[k])
         todo = [i for i in range(len(requests)) if results[i] is None]
         order = sorted(todo, key=key)
-        each = getattr(self.provider, "generate_each", None)
-        if each is not None and order:
-            self._stream(each, requests, order, keys, results, on_done)
+        if self.provider.streams_answers and order:
+            self._stream(requests, order, keys, results, on_done)
             order = []
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -109,7 +107,6 @@ class Model:
 
     def _stream(
         self,
-        each: Callable[[Sequence[ChatRequest], Callable[[int, Completion], None]], None],
         requests: Sequence[ChatRequest],
         order: list[int],
         keys: list[str | None],
@@ -119,9 +116,9 @@ class Model:
         """Providers that answer one request at a time (API pools): no batch barrier, and each answer is
         cached and handed on as it arrives, so an interruption loses at most what is in flight.
 
-        Providers that hand answers over in groups (``on_batch``, the OpenAI provider: the answers of
-        one event-loop turn, after the requests their slots let go were sent) cache each answer
-        through ``on_answer`` as it arrives, before its slot is reused."""
+        The provider hands answers over in groups (``on_batch``; the OpenAI provider: the answers of
+        one event-loop turn, after the requests their slots let go were sent) and calls ``on_answer``
+        for each as it arrives, before its slot is reused: the cache commit."""
         t0 = time.perf_counter()
 
         def cache(j: int, out: Completion) -> None:
@@ -134,19 +131,14 @@ class Model:
             if on_done is not None:
                 on_done(i, out)
 
-        def done(j: int, out: Completion) -> None:
-            cache(j, out)
-            hand_on(j, out)
-
         def batch(answers: Sequence[tuple[int, Completion]]) -> None:
             for j, out in answers:
                 hand_on(j, out)
 
         try:
-            if "on_batch" in inspect.signature(each).parameters:
-                each([requests[i] for i in order], done, on_batch=batch, on_answer=cache)  # type: ignore[call-arg]
-            else:
-                each([requests[i] for i in order], done)
+            self.provider.generate_each(
+                [requests[i] for i in order], hand_on, on_batch=batch, on_answer=cache
+            )
         except (AuthError, QuotaError):
             raise
         except ProviderError as e:

@@ -1,161 +1,46 @@
-"""``openai/<model>``: OpenAI or any compatible server, through our lean chat path or the official SDK.
+"""``openai/<model>``: OpenAI or any compatible server, many requests in flight on one event loop.
 
 The base URL comes from the task (``model.base_url``) or ``OPENAI_BASE_URL``; the key from the
 environment variable named by ``model.api_key_env``. Requests run on one event loop (uvloop's
 where installed), at most ``AdaptiveLimit.limit`` in flight: ``model.max_connections``, cut on
-429s and grown back after sustained success (``retry.py``). The SDK's own retries are off, so every
-request the server sees is one we chose and counted (``stats``). Retried: 408, 409, 429, 5xx,
-timeouts (``model.timeout`` per request), connection errors and malformed responses, waiting what
-the server asks (``Retry-After``/``retry-after-ms``) or an exponential backoff with jitter, at most
-``model.max_retries`` times. Not retried, recorded on the item with the reason: context length and
-other 4xx. Stopping the run: authentication/permission failures and ``insufficient_quota``.
-Each answer is cached (``on_answer``) before its slot goes to the next request, and handed to
-``on_done`` two event-loop turns later, once that request is sent (``_Handoff``), so the record and
-cache keep up and a kill loses only the requests in flight. Requests go out through
-``chat_http.ChatHTTP`` (our HTTP/1.1 client; ~2 ms less CPU per request than the SDK path)
-unless a transport is injected or ``TUNEWORTH_HTTP=sdk|httpx`` asks for the SDK's.
-Tests inject an HTTP transport via ``http_client`` (an async client).
+429s and grown back after sustained success (``retry.py``). Requests go out through one aiohttp
+session (``openai_http.py``: why not the SDK), which never re-sends a request by itself, so every
+request the server may have seen is one we chose and counted (``api_stats``). Failures are
+classified in ``openai_errors.py`` (retried at most ``model.max_retries`` times, waiting what the
+server asks or an exponential backoff with jitter; recorded on the item; or stopping the run).
+Each answer is cached (``on_answer``) before its slot goes to the next request, and handed on two
+event-loop turns later, once that request is sent (``handoff.py``), so the record and cache keep
+up and a kill loses only the requests in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from tuneworth.errors import (
-    AuthError,
-    ConfigError,
-    ContextLengthError,
-    MissingDependencyError,
-    ProviderError,
-    QuotaError,
-    RateLimitError,
-)
+from tuneworth.errors import ConfigError
 from tuneworth.paths import use_uvloop
-from tuneworth.providers.base import ChatRequest, Completion
-from tuneworth.providers.retry import AdaptiveLimit, Backoff, parse_retry_after, retryable_status
+from tuneworth.providers.base import ChatRequest, Completion, OnBatch, OnDone, Provider
+from tuneworth.providers.handoff import Handoff
+from tuneworth.providers.openai_errors import Failure, classify, status_fields
+from tuneworth.providers.openai_http import ChatSession, require_aiohttp
+from tuneworth.providers.retry import AdaptiveLimit, Backoff
 
 if TYPE_CHECKING:
     from tuneworth.config.task import ModelConfig
 
 
-@dataclass
-class Failure:
-    """One failed attempt: the error to record, whether to try again, and how long the server asked us to wait."""
+class OpenAIProvider(Provider):
+    streams_answers: ClassVar[bool] = True
 
-    error: ProviderError
-    kind: str
-    retry_after: float | None = None
-
-    @property
-    def fatal(self) -> bool:
-        return isinstance(self.error, AuthError | QuotaError)
-
-
-def _status_fields(exc: BaseException) -> tuple[int, str, str, str, Any] | None:
-    """(status, message, code, type, headers) of an HTTP error answer from either path, else None."""
-    from tuneworth.providers.chat_http import HTTPStatusError
-
-    if isinstance(exc, HTTPStatusError):
-        return exc.status_code, exc.message, exc.code or "", exc.type or "", exc.headers
-    openai = _sdk()
-    if openai is not None and isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        code = str(getattr(exc, "code", None) or "")
-        return exc.status_code, exc.message, code, str(body.get("type") or ""), exc.response.headers
-    return None
-
-
-def classify(exc: BaseException, model_id: str, timeout: float) -> Failure:
-    """Map an exception of either HTTP path (the SDK's, or ``chat_http``'s) onto our error tree."""
-    openai = _sdk()
-    if isinstance(exc, TimeoutError) or (openai is not None and isinstance(exc, openai.APITimeoutError)):
-        return Failure(ProviderError(f"no answer within {timeout:g} s", retryable=True), "timeout")
-    if openai is not None and isinstance(exc, openai.APIConnectionError):
-        return Failure(ProviderError(f"connection failed: {exc.message}", retryable=True), "connection")
-    if _is_connection_error(exc):
-        detail = str(exc) or type(exc).__name__
-        return Failure(ProviderError(f"connection failed: {detail}", retryable=True), "connection")
-    fields = _status_fields(exc)
-    if fields is not None:
-        status, message, code, kind_field, headers = fields
-        if status in (401, 403):
-            return Failure(
-                AuthError(
-                    f"{model_id}: the server refused our credentials (HTTP {status}: {message})",
-                    hint="check the API key (model.api_key_env) and that it may use this model",
-                ),
-                "auth",
-            )
-        if "insufficient_quota" in (code, kind_field):
-            return Failure(
-                QuotaError(
-                    f"{model_id}: the account has no quota left (insufficient_quota: {message})",
-                    hint="add credit or raise the limit in the provider's billing settings, then re-run the same command to resume",
-                ),
-                "quota",
-            )
-        retry_after = parse_retry_after(headers)
-        if status == 429:
-            return Failure(
-                RateLimitError(f"rate limited: {message}", retry_after=retry_after), "rate_limit", retry_after
-            )
-        if retryable_status(status):
-            return Failure(
-                ProviderError(f"HTTP {status}: {message}", retryable=True), "server_error", retry_after
-            )
-        if code == "context_length_exceeded" or "context length" in message.lower():
-            return Failure(ContextLengthError(f"prompt too long for the model: {message}"), "context_length")
-        return Failure(ProviderError(f"HTTP {status}: {message}"), "bad_request")
-    if isinstance(exc, ValueError | LookupError | TypeError | AttributeError) or (
-        openai is not None and isinstance(exc, openai.APIError)
-    ):
-        # A 200 whose body is not a chat completion (truncated or garbled JSON).
-        return Failure(
-            ProviderError(f"malformed response ({type(exc).__name__}: {exc})", retryable=True), "malformed"
-        )
-    raise exc
-
-
-def _sdk() -> Any:
-    """The ``openai`` module if something imported it (its exceptions can only come from it), else None.
-
-    The lean path never needs it, and importing it costs seconds where bytecode is not cached."""
-    return sys.modules.get("openai")
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    """aiohttp's client errors (refused, reset, a body cut short) and socket errors: worth another try."""
-    if isinstance(exc, OSError):
-        return True
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, aiohttp.ClientError)
-
-
-CONNECTIONS_PER_CLIENT = 8
-
-
-async def _close_all(clients: list[Any]) -> None:
-    await asyncio.gather(*(c.close() for c in clients))
-
-
-class OpenAIProvider:
-    def __init__(self, name: str, config: ModelConfig, *, http_client: Any = None) -> None:
-        if importlib.util.find_spec("openai") is None:
-            raise MissingDependencyError("openai", "openai")
-
+    def __init__(self, name: str, config: ModelConfig) -> None:
+        require_aiohttp()
         base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
         key = os.environ.get(config.api_key_env)
         if not key:
@@ -176,20 +61,12 @@ class OpenAIProvider:
         self.max_retries = config.max_retries
         self.backoff = Backoff()
         self.stats: Counter[str] = Counter()
-        """requests sent, retries, and failed attempts by kind (rate_limit, timeout, server_error, ...)."""
+        """requests sent (every attempt), retries, and failed attempts by kind (rate_limit, timeout, ...)."""
         self._key = key
         self._base_url = base_url
-        self._http_client = http_client
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clients: list[Any] = []
-        self._lean = False
-        """Requests go through ``chat_http.ChatHTTP`` (aiohttp) rather than the SDK."""
-        self._load: list[int] = []
+        self._session: ChatSession | None = None
         self._limit: AdaptiveLimit | None = None
-
-    def count_tokens(self, text: str) -> int:
-        # No offline tokenizer for API models: ~4 characters per token, clearly an estimate.
-        return max(1, len(text) // 4)
 
     @property
     def concurrency(self) -> dict[str, int]:
@@ -201,97 +78,51 @@ class OpenAIProvider:
             "cuts": lim.cuts if lim else 0,
         }
 
-    def probe(self) -> None:
-        """List the server's models once (free): the SDK's error if it cannot be reached or refuses the key."""
-        import openai
+    def api_stats(self) -> dict[str, Any]:
+        return {**self.stats, "concurrency": self.concurrency}
 
-        with openai.OpenAI(api_key=self._key, base_url=self._base_url, timeout=self.timeout, max_retries=0) as c:
-            c.models.list()
+    def probe(self) -> None:
+        """List the server's models once (free). AuthError if it refuses the key, a retryable
+        ProviderError if it cannot be reached; any other answer (some compatible servers have no
+        ``/models``) means it is there."""
+        self._run_on_loop(self._probe())
+
+    async def _probe(self) -> None:
+        try:
+            await self._chat_session().list_models()
+        except Exception as e:
+            failure = classify(e, self.model_id, self.timeout)
+            if failure.kind in ("auth", "timeout", "connection"):
+                raise failure.error from None
 
     def close(self) -> None:
-        """Close the HTTP client on its own event loop, then the loop."""
-        loop, clients = getattr(self, "_loop", None), getattr(self, "_clients", [])
-        self._loop, self._clients = None, []
+        """Close the HTTP session on its own event loop, then the loop."""
+        loop, session = getattr(self, "_loop", None), getattr(self, "_session", None)  # a half-built one
+        self._loop, self._session = None, None
         if loop is None or loop.is_closed() or loop.is_running():
             return
         try:
             # Not from inside another loop (a garbage collection during another provider's run).
-            if clients and asyncio._get_running_loop() is None:
-                loop.run_until_complete(_close_all(clients))
+            if session is not None and asyncio._get_running_loop() is None:
+                loop.run_until_complete(session.close())
         finally:
             loop.close()
 
     def __del__(self) -> None:
         self.close()
 
-    def _count_resend(self) -> None:
-        """A request sent once more on a new connection (its kept-alive one was found closed) is a
-        request the server may have seen: counted as one, so our count is never below the server's."""
-        self.stats["requests"] += 1
-        self.stats["resent"] += 1
-
-    def _make_clients(self) -> list[Any]:
-        """The SDK clients requests are spread over (created on the provider's event loop).
-
-        With ``aiohttp`` installed (``pip install openai[aiohttp]``) the SDK's own aiohttp transport
-        (``DefaultAioHttpClient``): one client, its connector sized to ``max_connections`` (its default
-        is 100 connections, 20 kept alive). Otherwise the default httpx transport, whose connection
-        pool scans all its connections for every request, so one pool of 64 connections costs ~30%
-        more CPU per request than 8 pools of 8 (measured): one client per CONNECTIONS_PER_CLIENT slots,
-        each request on the least busy one, all sharing one TLS context (loading the CA bundle costs
-        ~20-150 ms per context, paid once instead of once per client).
-        """
-        transport = os.environ.get("TUNEWORTH_HTTP", "")
-        if self._http_client is None and transport not in ("sdk", "httpx"):
-            from tuneworth.providers.chat_http import ChatHTTP
-
-            try:
-                lean = ChatHTTP(
-                    self._base_url,
-                    self._key,
-                    max_connections=self.max_connections,
-                    timeout=self.timeout,
-                    on_resend=self._count_resend,
-                )
-            except ImportError:  # a proxy to go through, and no aiohttp: the SDK's client below
-                pass
-            else:
-                self._lean = True
-                return [lean]
-        import openai
-
-        def client(http_client: Any) -> Any:
-            # max_retries=0: ours are the only retries, so each one is counted and paced.
-            return openai.AsyncOpenAI(
-                api_key=self._key,
-                base_url=self._base_url,
-                timeout=self.timeout,
-                max_retries=0,
-                http_client=http_client,
+    def _chat_session(self) -> ChatSession:
+        """The session, created on the provider's event loop on first use."""
+        if self._session is None:
+            self._session = ChatSession(
+                self._base_url, self._key, max_connections=self.max_connections, timeout=self.timeout
             )
+        return self._session
 
-        if self._http_client is not None:
-            return [client(self._http_client)]
-        # The SDK's HTTP library (httpx, or httpx2 in newer SDKs), reached through its own defaults.
-        limits_type = type(openai.DEFAULT_CONNECTION_LIMITS)
-        if importlib.util.find_spec("aiohttp") is not None and transport != "httpx":
-            c = self.max_connections
-            limits = limits_type(max_connections=c, max_keepalive_connections=c)
-            try:
-                return [client(openai.DefaultAioHttpClient(limits=limits, timeout=self.timeout))]
-            except RuntimeError:  # an SDK whose aiohttp client needs its extra (httpx-aiohttp): httpx below
-                pass
-        import ssl
-
-        shards = -(-self.max_connections // CONNECTIONS_PER_CLIENT)
-        per = limits_type(
-            max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
-        )
-        tls = ssl.create_default_context(cafile=_ca_bundle())
-        return [
-            client(openai.DefaultAsyncHttpxClient(limits=per, verify=tls, timeout=self.timeout))
-            for _ in range(shards)
-        ]
+    def _run_on_loop(self, coro: Any) -> None:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = _new_event_loop()
+        self._loop.run_until_complete(coro)
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         out: list[Completion] = [Completion(error="not answered")] * len(requests)
@@ -305,10 +136,10 @@ class OpenAIProvider:
     def generate_each(
         self,
         requests: Sequence[ChatRequest],
-        on_done: Callable[[int, Completion], None],
+        on_done: OnDone,
         *,
-        on_batch: Callable[[Sequence[tuple[int, Completion]]], None] | None = None,
-        on_answer: Callable[[int, Completion], None] | None = None,
+        on_batch: OnBatch | None = None,
+        on_answer: OnDone | None = None,
     ) -> None:
         """Answer every request; ``on_done(index, completion)`` as each one finishes (in arrival order),
         or, given ``on_batch``, ``on_batch([(index, completion), ...])`` once per group of answers
@@ -322,29 +153,25 @@ class OpenAIProvider:
         """
         if not requests:
             return
-        if self._loop is None or self._loop.is_closed():
-            self._loop = _new_event_loop()
         if on_batch is None:
 
             def on_batch(answers: Sequence[tuple[int, Completion]]) -> None:
                 for i, completion in answers:
                     on_done(i, completion)
 
-        self._loop.run_until_complete(self._run(requests, on_batch, on_answer))
+        self._run_on_loop(self._run(requests, on_batch, on_answer))
 
     async def _run(
         self,
         requests: Sequence[ChatRequest],
-        on_batch: Callable[[Sequence[tuple[int, Completion]]], None],
-        on_answer: Callable[[int, Completion], None] | None = None,
+        on_batch: OnBatch,
+        on_answer: OnDone | None = None,
     ) -> None:
-        if not self._clients:
-            self._clients = self._make_clients()
-            self._load = [0] * len(self._clients)
+        session = self._chat_session()
         if self._limit is None:
             self._limit = AdaptiveLimit(self.max_connections)
-        handoff = _Handoff(asyncio.get_running_loop(), on_batch, on_answer)
-        tasks = [asyncio.ensure_future(self._one(i, r, handoff)) for i, r in enumerate(requests)]
+        handoff = Handoff(asyncio.get_running_loop(), on_batch, on_answer)
+        tasks = [asyncio.ensure_future(self._one(i, r, session, handoff)) for i, r in enumerate(requests)]
         handoff.tasks = tasks
         try:
             try:
@@ -401,7 +228,7 @@ class OpenAIProvider:
         """Record and name what a 400/422 refused ("logprobs" or the format type), else None."""
         from tuneworth.decoding.api import refuses_format, refuses_logprobs
 
-        fields = _status_fields(exc)
+        fields = status_fields(exc)
         if fields is None or fields[2] == "context_length_exceeded":
             return None
         status, message = fields[0], fields[1]
@@ -434,7 +261,7 @@ class OpenAIProvider:
                 )
         return c
 
-    async def _one(self, i: int, r: ChatRequest, handoff: _Handoff) -> None:
+    async def _one(self, i: int, r: ChatRequest, session: ChatSession, handoff: Handoff) -> None:
         assert self._limit is not None
         limit, attempt = self._limit, 0
         while True:
@@ -448,19 +275,7 @@ class OpenAIProvider:
             refused: str | None = None
             answered = False
             try:
-                # The SDK's generic ``post`` (its documented way to call any endpoint) with our
-                # plain-JSON body: ``chat.completions.create`` would re-walk every message through
-                # its TypedDict transform and build pydantic models: 5.0 vs 3.0 ms of CPU per request here.
-                if self._lean:
-                    raw = await self._clients[0].post(kwargs)
-                else:
-                    shard = min(range(len(self._load)), key=self._load.__getitem__)
-                    self._load[shard] += 1
-                    try:
-                        raw = await self._clients[shard].post("/chat/completions", body=kwargs, cast_to=bytes)
-                    finally:
-                        self._load[shard] -= 1
-                data = orjson.loads(raw)
+                data = orjson.loads(await session.post(kwargs))
                 choice = data["choices"][0]
                 usage = data.get("usage") or {}
                 completion = Completion(
@@ -518,57 +333,6 @@ class OpenAIProvider:
             await asyncio.sleep(self.backoff.delay(attempt, failure.retry_after))
 
 
-class _Handoff:
-    """Answers on their way to ``on_done``, handed over in groups two event-loop turns after they arrive.
-
-    When a wave of answers arrives together, each answer frees a slot, and the request waiting for
-    that slot is sent on the next turn. Handing the answers on (scoring, the record line) on the
-    turn after that keeps that work out of the time between an answer and the next request; only
-    ``keep`` (``on_answer``: the cache commit) runs before the slot is let go; every answer is still handed over, in arrival order, within
-    the same run (``flush`` at its end). An exception from ``on_done`` cancels the run and is
-    raised by it.
-    """
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        on_batch: Callable[[Sequence[tuple[int, Completion]]], None],
-        on_answer: Callable[[int, Completion], None] | None = None,
-    ) -> None:
-        self.loop = loop
-        self.on_batch = on_batch
-        self.on_answer = on_answer
-        self.pending: list[tuple[int, Completion]] = []
-        self.scheduled = False
-        self.error: BaseException | None = None
-        self.tasks: Sequence[asyncio.Future[None]] = ()
-
-    def keep(self, i: int, completion: Completion) -> None:
-        """An answer just arrived, its slot not yet let go: ``on_answer`` (the cache commit) now."""
-        if self.on_answer is not None:
-            self.on_answer(i, completion)
-
-    def put(self, i: int, completion: Completion) -> None:
-        self.pending.append((i, completion))
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.loop.call_soon, self.flush)
-
-    def flush(self) -> None:
-        self.scheduled = False
-        batch, self.pending = self.pending, []
-        if self.error is not None:
-            return
-        if not batch:
-            return
-        try:
-            self.on_batch(batch)
-        except BaseException as e:
-            self.error = e
-            for t in self.tasks:
-                t.cancel()
-
-
 def _new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop's event loop where it is installed (less CPU per callback and socket event than asyncio's),
     else asyncio's; ``TUNEWORTH_LOOP=asyncio`` forces asyncio's."""
@@ -580,15 +344,6 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
         else:
             return uvloop.new_event_loop()
     return asyncio.new_event_loop()
-
-
-def _ca_bundle() -> str | None:
-    """certifi's CA bundle (what the SDK's HTTP client verifies against by default), if installed."""
-    try:
-        import certifi
-    except ImportError:
-        return None
-    return str(certifi.where())
 
 
 def create(name: str, config: ModelConfig) -> OpenAIProvider:

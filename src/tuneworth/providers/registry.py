@@ -1,7 +1,9 @@
 """Resolve ``provider/name`` strings to providers through a registry of lazy factories.
 
 Built-in providers: ``local``, ``openai``, ``fake``. Third parties register factories under the
-``tuneworth.providers`` entry-point group. Factories import their heavy dependencies only when called.
+``tuneworth.providers`` entry-point group (or ``register``); what a factory returns must subclass
+``providers.base.Provider``, whose declared capabilities the rest of the code reads. Factories import
+their heavy dependencies only when called.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from tuneworth.errors import ConfigError
+from tuneworth.providers.base import Provider
 
 if TYPE_CHECKING:
     from tuneworth.config.task import ModelConfig
-    from tuneworth.providers.base import Provider
 
-Factory = Callable[[str, "ModelConfig"], "Provider"]
+Factory = Callable[[str, "ModelConfig"], Provider]
 
 _BUILTIN = {
     "local": "tuneworth.providers.local.provider:create",
@@ -29,6 +31,10 @@ _REGISTERED: dict[str, Factory] = {}
 def register(provider: str, factory: Factory) -> None:
     """Register a provider factory (third-party providers, tests)."""
     _REGISTERED[provider] = factory
+
+
+register_provider = register
+"""The public name (``tuneworth.register_provider``)."""
 
 
 def split_name(spec: str) -> tuple[str, str]:
@@ -64,7 +70,13 @@ def resolve_provider(spec: str, config: ModelConfig | None = None) -> Provider:
     from tuneworth.config.task import ModelConfig
 
     provider, name = split_name(spec)
-    return _factory(provider)(name, config or ModelConfig(name=spec))
+    built = _factory(provider)(name, config or ModelConfig(name=spec))
+    if not isinstance(built, Provider):
+        raise ConfigError(
+            f"the factory for provider {provider!r} returned a {type(built).__name__}, not a Provider",
+            hint="subclass tuneworth.providers.base.Provider (implement generate; override the capabilities it has)",
+        )
+    return built
 
 
 def resolve_model(spec: str, config: ModelConfig | None = None, *, cache: bool | None = None) -> Any:
@@ -78,6 +90,6 @@ def resolve_model(spec: str, config: ModelConfig | None = None, *, cache: bool |
     provider = resolve_provider(spec, config)
     batch = config.batch_size if config else 16
     # API providers fan a batch out over their connection pool: give them enough to keep it full.
-    batch = max(batch, getattr(provider, "preferred_batch_size", 0))
+    batch = max(batch, provider.preferred_batch_size)
     use_cache = enabled_by_env() if cache is None else cache
     return Model(provider, batch_size=batch, cache=CompletionCache() if use_cache else None)

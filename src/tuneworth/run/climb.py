@@ -279,11 +279,11 @@ def _stamp(record: RunRecord, s: Setup, started: float) -> None:
     h.seconds = round(h.finished_at - started, 1)
     models = {id(m): m for m in (s.model, *s.per_rung.values())}
     h.cache = CacheInfo(enabled=s.model.cache is not None, hits=sum(m.cache_hits for m in models.values()))
-    # Provider request counters: a capability of API providers (declared on the Provider base by then).
-    if (api := getattr(s.model.provider, "stats", None)) is not None:
+    # Provider request counters: a declared capability (Provider.api_stats; None for local providers).
+    if (api := s.model.provider.api_stats()) is not None:
         from tuneworth.record.schema import ApiStats
 
-        h.api = ApiStats.model_validate({**api, "concurrency": getattr(s.model.provider, "concurrency", {})})
+        h.api = ApiStats.model_validate(api)
     record.save()
 
 

@@ -39,11 +39,12 @@ class ModelPool:
 
         if name not in self._shared:
             from tuneworth.providers.local.packed import pack_linears
+            from tuneworth.providers.local.provider import LocalProvider
 
             spec = f"local/{self.bases[name]}"
             provider = resolve_provider(spec, ModelConfig(name=spec))
-            if getattr(provider, "model", None) is not None:
-                pack_linears(provider.model)  # type: ignore[attr-defined]  # faster batched matmuls (models/packed.py)
+            if isinstance(provider, LocalProvider):  # always, for local/ specs; mypy learns the type
+                pack_linears(provider.model)  # faster batched matmuls (providers/local/packed.py)
             self._shared[name] = SharedBase(provider, max_adapters=self.max_adapters)
         return self._shared[name]
 

@@ -1,16 +1,18 @@
-"""Structured Outputs and logprobs label scoring through the official openai SDK, against a scripted
-endpoint (httpx2 MockTransport via the provider's http_client seam), including refusals."""
+"""Structured Outputs and logprobs label scoring through the OpenAI provider, against a scripted
+endpoint (httpx2-style handlers behind a real local server, tests/helpers/api_server.py), including refusals."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
+from tests.helpers.api_server import ScriptedAPI
 from tuneworth.config.task import ModelConfig, load_task
 from tuneworth.decoding.plan import response_format
 from tuneworth.providers.base import ChatRequest
@@ -46,12 +48,21 @@ def _refusal(message: str, status: int = 400) -> httpx2.Response:
     )
 
 
+_API: list[ScriptedAPI] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api() -> Iterator[ScriptedAPI]:
+    _API.append(ScriptedAPI())
+    yield _API[0]
+    _API.pop().close()
+
+
 def _provider(handler: Any, monkeypatch: pytest.MonkeyPatch) -> OpenAIProvider:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    _API[0].handler = handler
     return OpenAIProvider(
-        "gpt-test",
-        ModelConfig(name="openai/gpt-test", base_url="http://testserver/v1", max_connections=2),
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+        "gpt-test", ModelConfig(name="openai/gpt-test", base_url=_API[0].url, max_connections=2)
     )
 
 

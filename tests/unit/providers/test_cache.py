@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tuneworth.config.task import load_task
 from tuneworth.errors import ProviderError
-from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion, Provider
 from tuneworth.providers.cache import CompletionCache, request_key
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
@@ -46,7 +46,7 @@ def test_key_covers_parameters_and_model() -> None:
     assert base == request_key("fake/x", _req("a"))
 
 
-class Broken:
+class Broken(Provider):
     model_id = "fake/broken"
     calls = 0
 

@@ -165,5 +165,11 @@ def test_local_path_loads_any_hf_model_directory(tmp_path: Path) -> None:
     assert isinstance(model.provider, LocalProvider) and model.model_id == f"local/{tmp_path}"
     out = model.generate(_requests(3, max_tokens=5))
     assert len(out) == 3 and all(c.error is None and 0 < c.completion_tokens <= 5 for c in out)
+    # Declared capabilities, and seeded sampling reproduces (greedy ignores the seed).
+    p = model.provider
+    assert p.logprobs and "choice" in p.decodings and p.cache_tag and not p.streams_answers
+    sampled = [_requests(2, max_tokens=8, temperature=1.5, top_p=0.9, seed=s) for s in (7, 7, 8)]
+    a, b, c = ([x.text for x in p.generate(reqs)] for reqs in sampled)
+    assert a == b and a != c  # an untrained model at temperature 1.5: another seed, other tokens
     with pytest.raises(Exception, match="neither a bundled model"):
         resolve_model(f"local/{tmp_path / 'missing'}")

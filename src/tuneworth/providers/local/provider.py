@@ -20,13 +20,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tuneworth.data.text import json_object_end
 from tuneworth.errors import ConfigError, MissingDependencyError
 from tuneworth.paths import MODEL_LOCK
 from tuneworth.paths import home as cache_home
-from tuneworth.providers.base import ChatRequest, Completion
+from tuneworth.providers.base import ChatRequest, Completion, Provider
 from tuneworth.providers.local.prefill import Prefiller, plan_groups
 
 if TYPE_CHECKING:
@@ -136,7 +136,10 @@ def load(path: Path) -> tuple[Any, Any]:
         return model, tok
 
 
-class LocalProvider:
+class LocalProvider(Provider):
+    logprobs: ClassVar[bool] = True
+    """``ChatRequest.logprobs`` is answered from the model's own scores (``local/logprobs.py``)."""
+
     def __init__(self, name: str, config: ModelConfig) -> None:
         self.name = name
         self.model_id = f"local/{name}"
@@ -151,7 +154,6 @@ class LocalProvider:
         weights = next(iter(sorted(self.path.glob("*.safetensors"))), self.path / "config.json")
         # The completion cache must not serve answers from other weights saved under the same path.
         self.cache_tag = f"{self.path.name}:{weights.stat().st_size}:{int(weights.stat().st_mtime)}"
-        # Constrained decodings this provider can do (decoding/plan.py).
         self.decodings = frozenset({"choice", "schema", "json_object"})
         self.reuse_prefix = True
         self.bucket_prefill = True
@@ -269,20 +271,7 @@ class LocalProvider:
                         done[i] = True
                 return done
 
-        do_sample = any(r.temperature > 0 for r in requests)
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": max(limits),
-            "do_sample": do_sample,
-            "pad_token_id": tok.pad_token_id,
-        }
-        if do_sample:
-            gen_kwargs["temperature"] = max(r.temperature for r in requests)
-            # Nucleus sampling; callers batch only rows that share it (the server's batcher does).
-            gen_kwargs["top_p"] = min(r.top_p for r in requests)
-            if requests[0].seed is not None:
-                torch.manual_seed(requests[0].seed)
-        else:
-            gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+        gen_kwargs = {"max_new_tokens": max(limits), "pad_token_id": tok.pad_token_id, **_sampling(requests)}
         if check:
             gen_kwargs["stopping_criteria"] = StoppingCriteriaList([_PerSequenceStop()])
         if cache is not None:
@@ -369,6 +358,22 @@ class LocalProvider:
     @property
     def prefix_tokens_saved(self) -> int:
         return self.prefiller.prefix_tokens_saved
+
+
+def _sampling(requests: Sequence[ChatRequest]) -> dict[str, Any]:
+    """``generate`` arguments for greedy decoding, or for sampling at the batch's temperature and
+    nucleus (callers batch only rows that share them: the server's batcher does), seeded by its seed."""
+    if not any(r.temperature > 0 for r in requests):
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    if requests[0].seed is not None:
+        import torch
+
+        torch.manual_seed(requests[0].seed)
+    return {
+        "do_sample": True,
+        "temperature": max(r.temperature for r in requests),
+        "top_p": min(r.top_p for r in requests),
+    }
 
 
 class _RowStreamer:
