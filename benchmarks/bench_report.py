@@ -24,9 +24,9 @@ from pathlib import Path
 from _results import save
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the synthetic run-record writer the decision tests use
+sys.path.insert(0, str(ROOT))  # the synthetic run-record writer the decision tests use (tests/helpers)
 
-from decide_records import improve, scores_with, write_run  # noqa: E402
+from tests.helpers.decide_records import improve, scores_with, write_run  # noqa: E402
 
 
 def make_run(path: Path, n: int, metric: str) -> Path:
