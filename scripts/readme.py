@@ -4,11 +4,12 @@ A block is a fenced code block between two HTML comments that say what produced 
 pasted by hand:
 
 * ``<!-- output: tuneworth estimate examples/support-triage -->`` ... ``<!-- /output -->``: the script runs
-  the command (``python -m tuneworth``, 120 columns, stdout and stderr together, as a terminal shows them)
+  the command (``python -m tuneworth``, 120 columns, stdout)
   and splices ``$ command`` and its output between the markers. A command that reads the stored demo run
   names it as ``RUN``; it runs on a copy of that run (``report`` writes files into it) and the marker gets the
   run's provenance appended (``| run NAME, commit SHA, DATE``). Options after the command, before ``|``:
-  ``[shape]`` compares with digits masked (timings), ``[exit=N]`` expects that exit status.
+  ``[shape]`` compares with digits masked (timings), ``[stderr]`` shows stderr too (progress lines),
+  ``[slow]`` leaves the block to the slow test, ``[exit=N]`` expects that exit status.
 * ``<!-- transcript: tuneworth climb examples/support-triage -->``: the stored demo run's own terminal
   transcript (its ``climb.log``), cleaned of progress-bar redraws. A full demo is 10 CPU-minutes, so it is
   never re-run here: ``--write --run RUN_DIR [--log FILE]`` stores that run (record, items, summary, log) under
@@ -39,6 +40,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,8 +90,13 @@ def _env(home: str | None) -> dict[str, str]:
     return env
 
 
-def run_command(command: str, *, run: Run | None, expect_exit: int = 0, timeout: float = 900) -> str:
-    """Run ``tuneworth ...`` as a user would and return what the terminal shows (``RUN`` = a copy of the run)."""
+def run_command(
+    command: str, *, run: Run | None, expect_exit: int = 0, stderr: bool = False, timeout: float = 900
+) -> str:
+    """Run ``tuneworth ...`` as a user would; its stdout (and stderr with ``stderr``), ``RUN`` = a copy of the run.
+
+    stderr carries progress lines with timings, so blocks show stdout unless marked ``[stderr]``.
+    """
     args = shlex.split(command)
     if not args or args[0] != "tuneworth":
         raise ReadmeError(f"only tuneworth commands are run, not {command!r}")
@@ -107,13 +114,14 @@ def run_command(command: str, *, run: Run | None, expect_exit: int = 0, timeout:
             cwd=REPO,
             env=_env(os.environ.get("TUNEWORTH_HOME")),
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr else subprocess.PIPE,
             text=True,
             timeout=timeout,
         )
         out = proc.stdout
         if proc.returncode != expect_exit:
-            raise ReadmeError(f"{command!r} exited {proc.returncode} (expected {expect_exit}):\n{out[-2000:]}")
+            said = out + (proc.stderr or "")
+            raise ReadmeError(f"{command!r} exited {proc.returncode} (expected {expect_exit}):\n{said[-2000:]}")
         if "RUN" in shlex.split(command):
             out = out.replace(str(Path(tmp) / "runs"), "runs")
     return f"$ {shown}\n{_clean(out)}"
@@ -177,7 +185,10 @@ def store_run(source: Path, log: Path | None, commit: str | None) -> Run:
     commit = commit or subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
-    date = str(record.get("finished_at") or record.get("started_at") or "")[:10]
+    when = record.get("finished_at") or record.get("started_at") or ""
+    if isinstance(when, int | float):  # v1 records store unix times
+        when = datetime.fromtimestamp(when, UTC).isoformat()
+    date = str(when)[:10]
     info = {"name": source.resolve().name, "commit": commit, "date": date}
     (STORED_RUN / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
     return Run(path=STORED_RUN, **info)
@@ -319,6 +330,44 @@ def _rung_score(rung: str) -> Callable[[Run | None], str]:
     return score
 
 
+def _comparison(rung: str) -> Callable[[Run | None], str]:
+    """The decision statistics' own sentence for RUNG against the best cheaper rung."""
+
+    def text(run: Run | None) -> str:
+        stats = _summary(run).get("statistics")
+        comparisons = stats.get("comparisons", []) if isinstance(stats, dict) else []
+        for c in comparisons:
+            if isinstance(c, dict) and c.get("rung") == rung and c.get("text"):
+                return str(c["text"]).rstrip(".")
+        raise ReadmeError(f"the stored run's summary has no statistics.comparisons entry with a text for {rung}")
+
+    return text
+
+
+def _minutes(seconds: float) -> str:
+    m, sec = divmod(round(seconds), 60)
+    return f"{m} min {sec:02d} s" if m else f"{sec} s"
+
+
+def _timing(run: Run | None) -> str:
+    """Wall time of the stored run: the whole climb, then the audit and each rung (from its record)."""
+    if run is None:
+        raise ReadmeError(f"demo.timing needs the stored demo run ({STORED_RUN})")
+    record = json.loads((run.path / "record.json").read_text())
+    rungs = record.get("rungs") or {}
+    parts = [f"{name} {_minutes(r['seconds'])}" for name, r in rungs.items() if isinstance(r, dict) and r.get("seconds")]
+    audit = record.get("audit") or {}
+    if isinstance(audit, dict) and audit.get("seconds"):
+        parts.insert(0, f"audit {_minutes(audit['seconds'])}")
+    total = record.get("seconds")
+    if not total or not parts:
+        raise ReadmeError(f"{run.path / 'record.json'} has no seconds for the run and its rungs")
+    cache = record.get("cache") or {}
+    if isinstance(cache, dict) and "hits" in cache:
+        parts.append(f"{cache['hits']} answers from the completion cache" if cache.get("enabled", True) else "cache off")
+    return f"{_minutes(total)} wall ({', '.join(parts)})"
+
+
 TRIAGE = "examples/support-triage"
 FACTS: dict[str, Callable[[Run | None], str]] = {
     "triage.examples": lambda _r: str(_lines(f"{TRIAGE}/data.jsonl")),
@@ -335,7 +384,10 @@ FACTS: dict[str, Callable[[Run | None], str]] = {
     "demo.L1.score": _rung_score("L1"),
     "demo.L2.score": _rung_score("L2"),
     "demo.L3.score": _rung_score("L3"),
+    "demo.compare.L2": _comparison("L2"),
+    "demo.compare.L3": _comparison("L3"),
     "demo.verdict": lambda r: str(_summary(r)["decision"]["verdict"]),  # type: ignore[index]
+    "demo.timing": _timing,
     "demo.run": lambda r: r.provenance if r else "(no stored run)",
 }
 
@@ -364,7 +416,10 @@ def render(text: str, path: Path, run: Run | None, *, only_fast: bool = False) -
             if m["kind"] == "transcript":
                 body = transcript(run)
             else:
-                body = cache.setdefault(command, run_command(command, run=run, expect_exit=exit_code))
+                body = cache.get(command) or run_command(
+                    command, run=run, expect_exit=exit_code, stderr="stderr" in flags
+                )
+                cache[command] = body
         except ReadmeError as e:
             raise ReadmeError(f"{where}: {e}") from e
         return f"<!-- {m['kind']}: {spec} -->\n{_fence(body)}{m['close']}"
@@ -374,7 +429,10 @@ def render(text: str, path: Path, run: Run | None, *, only_fast: bool = False) -
         if name not in FACTS:
             raise ReadmeError(f"{path.name}:{_line_of(text, m.start())}: unknown fact {name!r} (known: {', '.join(FACTS)})")
         if name not in cache:
-            cache[name] = FACTS[name](run)
+            try:
+                cache[name] = FACTS[name](run)
+            except (ReadmeError, KeyError, TypeError, ValueError) as e:
+                raise ReadmeError(f"{path.name}:{_line_of(text, m.start())}: fact {name}: {e}") from e
         return f"{m['open']}{cache[name]}{m['close']}"
 
     text = BLOCK.sub(block, text)

@@ -106,3 +106,21 @@ def test_slow_blocks_match_too() -> None:
     text = README.read_text()
     diff = readme.compare(text, readme.render(text, README, _stored_run()))
     assert not diff, f"README.md is out of date; {FIX}\n{diff}"
+
+
+def test_marker_options_and_cleaning() -> None:
+    command, flags, exit_code, provenance = readme._parse_spec(
+        'tuneworth search docs "a b" -k 2 [shape] [slow] [exit=2] | run x, commit abc1234, 2026-12-02'
+    )
+    assert (command, flags, exit_code) == ('tuneworth search docs "a b" -k 2', {"shape", "slow"}, 2)
+    assert provenance == "run x, commit abc1234, 2026-12-02"
+    # a progress bar redrawn with carriage returns shows as its last state, trailing spaces dropped
+    assert readme._clean("a\r\nloading 10%\rloading 100%   \nb\n\n") == "a\nloading 100%\nb\n"
+    assert readme.shape("built in 26.90 s, docs-6d0c21ce74e122a5") == readme.shape("built in 131.06 s, docs-0f0663c0f9ce6733")
+
+
+def test_an_unfinished_run_is_not_stored(tmp_path: Path) -> None:
+    (tmp_path / "record.json").write_text(json.dumps({"status": "running"}))
+    with pytest.raises(readme.ReadmeError, match="status 'running'"):
+        readme.store_run(tmp_path, None, "abc1234")
+    assert readme.main(["--check", "--run", str(tmp_path)]) == 2
