@@ -181,7 +181,9 @@ def store_run(source: Path, log: Path | None, commit: str | None) -> Run:
             shutil.copy2(source / name, STORED_RUN / name)
     log = log or next((p for p in (source / "climb.log", source.parent / "log.txt") if p.is_file()), None)
     if log is not None:
-        (STORED_RUN / "climb.log").write_text(_clean(log.read_text(errors="replace")))
+        raw = log.read_bytes().decode("utf-8", errors="replace")  # not read_text: it turns "\r" into "\n"
+        text = _clean(raw).replace(str(source.resolve().parent), "runs")
+        (STORED_RUN / "climb.log").write_text(text)
     commit = commit or subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -463,6 +465,10 @@ def recorded(text: str) -> list[str]:
     return [m["spec"] for m in RECORDED.finditer(text)]
 
 
+def _shown(path: Path) -> str:
+    return str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -482,11 +488,11 @@ def main(argv: list[str] | None = None) -> int:
             old = path.read_text()
             new = render(old, path, run)
             for spec in recorded(new):
-                print(f"{path.name}: recorded (not regenerated): {spec}")
+                print(f"{_shown(path)}: recorded (not regenerated): {spec}")
             if args.write:
                 if new != old:
                     path.write_text(new)
-                print(f"{path.name}: {'rewritten' if new != old else 'up to date'}")
+                print(f"{_shown(path)}: {'rewritten' if new != old else 'up to date'}")
             elif diff := compare(old, new):
                 failed = True
                 print(diff)
