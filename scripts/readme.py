@@ -18,6 +18,8 @@ pasted by hand:
   ``<!-- cli-reference -->``: every command with its arguments and flags.
 * ``<!-- fact: triage.examples -->417<!-- /fact -->``: one number or phrase computed from the data, the task
   files or the stored run (see ``FACTS``), so the prose cannot drift from them.
+* ``<!-- fact: result:startup.tuneworth_help_ms -->157.1<!-- /fact -->``: a value from a benchmark's result
+  file (``benchmarks/results/startup.json``), so a re-measured number reaches the prose by ``--write``.
 * ``<!-- recorded: ... -->`` marks a transcript that cannot be regenerated here (a server session, a run on
   another machine); the script only lists them so a reader knows which blocks are history.
 
@@ -56,7 +58,7 @@ BLOCK = re.compile(
 )
 USAGE = re.compile(r"(?P<open><!-- usage: (?P<spec>.*?) -->)\n(?P<body>.*?)(?P<close><!-- /usage -->)", re.S)
 REFERENCE = re.compile(r"(?P<open><!-- cli-reference -->)\n(?P<body>.*?)(?P<close><!-- /cli-reference -->)", re.S)
-FACT = re.compile(r"(?P<open><!-- fact: (?P<spec>[\w.\-]+) -->)(?P<body>.*?)(?P<close><!-- /fact -->)", re.S)
+FACT = re.compile(r"(?P<open><!-- fact: (?P<spec>[\w.:\-]+) -->)(?P<body>.*?)(?P<close><!-- /fact -->)", re.S)
 RECORDED = re.compile(r"<!-- recorded: (?P<spec>.*?) -->")
 
 
@@ -397,6 +399,20 @@ FACTS: dict[str, Callable[[Run | None], str]] = {
 # ---------------------------------------------------------------- rendering a document
 
 
+def result_value(spec: str) -> str:
+    """``startup.tuneworth_help_ms`` -> that value of ``benchmarks/results/startup.json`` (lists joined by " / ")."""
+    name, _, keys = spec.partition(".")
+    path = REPO / "benchmarks" / "results" / f"{name}.json"
+    if not path.is_file():
+        raise ReadmeError(f"no benchmark result {path.relative_to(REPO)}")
+    value: object = json.loads(path.read_text())
+    for key in keys.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise ReadmeError(f"{path.relative_to(REPO)} has no {keys}")
+        value = value[key]
+    return " / ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -428,6 +444,11 @@ def render(text: str, path: Path, run: Run | None, *, only_fast: bool = False) -
 
     def fact(m: re.Match[str]) -> str:
         name = m["spec"]
+        if name.startswith("result:"):
+            try:
+                return f"{m['open']}{result_value(name.removeprefix('result:'))}{m['close']}"
+            except ReadmeError as e:
+                raise ReadmeError(f"{path.name}:{_line_of(text, m.start())}: {e}") from e
         if name not in FACTS:
             raise ReadmeError(f"{path.name}:{_line_of(text, m.start())}: unknown fact {name!r} (known: {', '.join(FACTS)})")
         if name not in cache:

@@ -50,11 +50,23 @@ def test_every_marker_names_something_the_script_knows() -> None:
     assert readme.REFERENCE.search(text), "the CLI reference is not generated"
 
 
-def test_fast_blocks_match_what_the_code_prints_now() -> None:
-    text = README.read_text()
-    new = readme.render(text, README, _stored_run(), only_fast=True)
+@pytest.mark.parametrize("doc", readme.DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_fast_blocks_match_what_the_code_prints_now(doc: Path) -> None:
+    text = doc.read_text()
+    new = readme.render(text, doc, _stored_run(), only_fast=True)
     diff = readme.compare(text, new)
-    assert not diff, f"README.md is out of date; {FIX}\n{diff}"
+    assert not diff, f"{doc.relative_to(REPO)} is out of date; {FIX}\n{diff}"
+
+
+def test_benchmark_numbers_in_prose_come_from_the_result_files() -> None:
+    text = (REPO / "benchmarks" / "README.md").read_text()
+    facts = [m["spec"] for m in readme.FACT.finditer(text) if m["spec"].startswith("result:")]
+    assert {f.split(".")[0] for f in facts} >= {"result:startup", "result:report"}
+    assert readme.result_value("startup.tuneworth_help_ms") == str(
+        json.loads((REPO / "benchmarks" / "results" / "startup.json").read_text())["tuneworth_help_ms"]
+    )
+    with pytest.raises(readme.ReadmeError, match="has no nothing_here"):
+        readme.result_value("startup.nothing_here")
 
 
 def test_a_stale_block_is_reported_with_a_diff(tmp_path: Path) -> None:
