@@ -15,7 +15,8 @@ pasted by hand:
   never re-run here: ``--write --run RUN_DIR [--log FILE]`` stores that run (record, items, summary, log) under
   ``tests/unit/docs/demo_run/`` and every ``RUN`` block and ``demo.*`` fact is re-rendered from the copy.
 * ``<!-- usage: climb, report -->`` (or ``all``): one synopsis line per command, generated from the click definitions;
-  ``<!-- cli-reference -->``: every command with its arguments and flags.
+  ``<!-- cli-reference -->``: every command with its arguments and flags; ``<!-- task-reference -->``: every
+  task-file key with its default and docstring, from the task's pydantic models.
 * ``<!-- fact: triage.examples -->417<!-- /fact -->``: one number or phrase computed from the data, the task
   files or the stored run (see ``FACTS``), so the prose cannot drift from them.
 * ``<!-- fact: result:startup.tuneworth_help_ms -->157.1<!-- /fact -->``: a value from a benchmark's result
@@ -57,6 +58,9 @@ BLOCK = re.compile(
     re.S,
 )
 USAGE = re.compile(r"(?P<open><!-- usage: (?P<spec>.*?) -->)\n(?P<body>.*?)(?P<close><!-- /usage -->)", re.S)
+TASK_REFERENCE = re.compile(
+    r"(?P<open><!-- task-reference -->)\n(?P<body>.*?)(?P<close><!-- /task-reference -->)", re.S
+)
 REFERENCE = re.compile(r"(?P<open><!-- cli-reference -->)\n(?P<body>.*?)(?P<close><!-- /cli-reference -->)", re.S)
 FACT = re.compile(r"(?P<open><!-- fact: (?P<spec>[\w.:\-]+) -->)(?P<body>.*?)(?P<close><!-- /fact -->)", re.S)
 RECORDED = re.compile(r"<!-- recorded: (?P<spec>.*?) -->")
@@ -291,6 +295,85 @@ def cli_reference() -> str:
     return "\n".join(out)
 
 
+def _submodel(annotation: object) -> type | None:
+    """The pydantic model of ``Model`` or ``Model | None`` (a section of the task file), else None."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1 and isinstance(rest[0], type) and issubclass(rest[0], BaseModel):
+            return rest[0]
+    return None
+
+
+def _default_value(field: object) -> object:
+    from pydantic.fields import FieldInfo
+    from pydantic_core import PydanticUndefined
+
+    assert isinstance(field, FieldInfo)
+    if field.default_factory is not None:
+        return field.default_factory()  # type: ignore[call-arg]
+    return field.default if field.default is not PydanticUndefined else PydanticUndefined
+
+
+def _dict_of_models(annotation: object) -> type | None:
+    """The value model of ``dict[str, Model]`` (a table of named sections), else None."""
+    import typing
+
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict and len(args) == 2:
+        return _submodel(args[1])
+    return None
+
+
+def _shown_default(value: object) -> str:
+    from pydantic_core import PydanticUndefined
+
+    if value is PydanticUndefined:
+        return "required"
+    if value is None or value in ({}, [], ""):
+        return ""
+    return f"`{json.dumps(value, default=str)}`"
+
+
+def task_reference() -> str:
+    """Every key of ``tuneworth.toml``: its default and its docstring, read from the task's pydantic models.
+
+    A section's defaults are those of the section's own default (``judge.model`` is a model config with a
+    smaller ``max_tokens`` than ``[model]``), not of its class.
+    """
+    from pydantic import BaseModel
+
+    from tuneworth.config.task import Task
+
+    rows: list[str] = []
+
+    def walk(model: type, prefix: str, instance: object) -> None:
+        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+            key = prefix + (field.alias or name)
+            default = getattr(instance, name) if isinstance(instance, BaseModel) else _default_value(field)
+            sub = _submodel(field.annotation)
+            if sub is not None:
+                walk(sub, key + ".", default if isinstance(default, BaseModel) else None)
+                continue
+            item = _dict_of_models(field.annotation)
+            if item is not None:  # e.g. economics.prices."provider/name".input
+                walk(item, f'{key}."NAME".', None)
+                continue
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+            rows.append(f"| `{key}` | {_shown_default(default)} | {meaning} |")
+
+    walk(Task, "", None)
+    return "| key | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
 # ---------------------------------------------------------------- facts
 
 
@@ -461,6 +544,7 @@ def render(text: str, path: Path, run: Run | None, *, only_fast: bool = False) -
     text = BLOCK.sub(block, text)
     text = USAGE.sub(lambda m: f"{m['open']}\n{usage_block(m['spec'])}{m['close']}", text)
     text = REFERENCE.sub(lambda m: f"{m['open']}\n{cli_reference()}{m['close']}", text)
+    text = TASK_REFERENCE.sub(lambda m: f"{m['open']}\n{task_reference()}{m['close']}", text)
     return FACT.sub(fact, text)
 
 

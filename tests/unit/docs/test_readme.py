@@ -48,6 +48,7 @@ def test_every_marker_names_something_the_script_knows() -> None:
     for m in readme.USAGE.finditer(text):
         readme.usage_block(m["spec"])  # raises on a command that does not exist
     assert readme.REFERENCE.search(text), "the CLI reference is not generated"
+    assert readme.TASK_REFERENCE.search(text), "the task-file reference is not generated"
 
 
 @pytest.mark.parametrize("doc", readme.DOCS, ids=lambda p: str(p.relative_to(REPO)))
