@@ -95,6 +95,27 @@ def _timing(run: Run | None) -> str:
     return f"{_minutes(total)} wall ({', '.join(parts)})"
 
 
+@functools.cache
+def _schema_version() -> str:
+    """The record version the code writes today: a two-item climb on the fake model, audit off (~2 s)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="tw-readme-") as tmp:
+        out = Path(tmp) / "run"
+        args = ["climb", "examples/support-triage", "--model", "fake/echo", "--rungs", "L1", "--limit", "2"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "tuneworth", *args, "--no-cache", "--out", str(out)],
+            cwd=REPO, env={**os.environ, "TUNEWORTH_AUDIT": "off"}, capture_output=True, text=True,
+        )
+        if proc.returncode or not (out / "record.json").is_file():
+            raise ReadmeError(f"the fake-model climb for the record version failed:\n{proc.stderr[-2000:]}")
+        return str(json.loads((out / "record.json").read_text())["schema_version"])
+
+
 TRIAGE = "examples/support-triage"
 FACTS: dict[str, Callable[[Run | None], str]] = {
     "triage.examples": lambda _r: str(_lines(f"{TRIAGE}/data.jsonl")),
@@ -108,6 +129,7 @@ FACTS: dict[str, Callable[[Run | None], str]] = {
     ),
     "brand.test": lambda _r: str(_lines("examples/brand-voice/test.jsonl")),
     "brand.calibration": lambda _r: str(_lines("examples/brand-voice/calibration.jsonl")),
+    "record.schema_version": lambda _r: _schema_version(),
     "demo.L1.score": _rung_score("L1"),
     "demo.L2.score": _rung_score("L2"),
     "demo.L3.score": _rung_score("L3"),
