@@ -117,7 +117,7 @@ def render(text: str, path: Path, run: Run | None, *, only_fast: bool = False) -
             spec += f" | {run.provenance}"
         try:
             if m["kind"] == "transcript":
-                body = transcript(run)
+                body = f"$ {command}\n{transcript(run)}"
             else:
                 body = cache.get(command) or run_command(
                     command, run=run, expect_exit=exit_code, stderr="stderr" in flags

@@ -99,10 +99,8 @@ def _clean(text: str) -> str:
             line = line.rsplit("\r", 1)[-1]
         lines.append(line.rstrip())
     out = "\n".join(lines).strip("\n") + "\n"
-    home = os.environ.get("TUNEWORTH_HOME")
-    if home:
-        out = out.replace(home.rstrip("/"), DISPLAY_HOME)
-    return out
+    home = os.environ.get("TUNEWORTH_HOME") or str(Path.home() / ".cache" / "tuneworth")
+    return out.replace(home.rstrip("/"), DISPLAY_HOME)
 
 
 def _fence(text: str) -> str:
