@@ -24,9 +24,9 @@ from typing import Any
 from _results import save
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the test server helpers (tests/helpers/serve.py)
 
-from serve_helpers import Server, chat_rows, jsonl  # noqa: E402
+from tests.helpers.serve import Server, chat_rows, jsonl  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
