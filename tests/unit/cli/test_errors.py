@@ -12,7 +12,7 @@ from tuneworth.providers.registry import resolve_provider, split_name
 def test_missing_optional_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a)
     )
     with pytest.raises(MissingDependencyError) as err:
         resolve_provider("openai/gpt-4o-mini", ModelConfig(name="openai/gpt-4o-mini", base_url="http://x"))

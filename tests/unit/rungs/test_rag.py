@@ -69,7 +69,7 @@ def test_l3_end_to_end_on_the_bundled_example(tmp_path: Path) -> None:
     assert diagnosis["counts"]["knowledge"] == diagnosis["fixed_by"]["L3"] > 0
     assert summary["diagnosis"]["shares"] == diagnosis["shares"]
     md = (result.run_dir / "summary.md").read_text()
-    assert "## L3 retrieval" in md and "## Diagnosis: knowledge or behaviour" in md
+    assert "## Retrieval" in md and "## Diagnosis: knowledge or behaviour" in md
     assert all(i["phase"] in {"validation", "test"} for i in items)
 
 
