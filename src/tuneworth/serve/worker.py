@@ -37,6 +37,7 @@ class Worker:
         self.stopping = False
         self._last_check = 0.0
         self._last_answer = False
+        self._preload: threading.Thread | None = None
 
     def parent_alive(self) -> bool:
         if self.parent is None:
@@ -85,6 +86,10 @@ class Worker:
 
     def run(self, job: Any) -> None:
         job_id = job["id"]
+        # A job must not import transformers while the preload thread is half-way through it: the lazy
+        # module then answers "cannot import name AutoModelForCausalLM" (seen after a kill -9 restart).
+        if self._preload is not None:
+            self._preload.join()
         try:
             from tuneworth.errors import TrainingCancelled, TuneworthError
             from tuneworth.finetune.hyper import Hyperparameters
@@ -172,7 +177,8 @@ class Worker:
         self.recover()
         # Import torch, transformers and PEFT in the background while idle, so a new job starts training
         # sooner; claiming jobs (queued -> running) never waits for it.
-        threading.Thread(target=_preload, name="preload", daemon=True).start()
+        self._preload = threading.Thread(target=_preload, name="preload", daemon=True)
+        self._preload.start()
         while not self.should_exit():
             job = self.next_job()
             if job is None:

@@ -19,8 +19,8 @@ from tuneworth.errors import AuthError, ConfigError, ProviderError
 from tuneworth.providers.base import ChatRequest, Completion, Provider
 from tuneworth.providers.model import Model
 from tuneworth.providers.openai import OpenAIProvider
-from tuneworth.run.climb import climb
 from tuneworth.record.store import load_record
+from tuneworth.run.climb import climb
 
 Handler = Callable[[dict[str, Any], Any], tuple[int, dict[str, Any]]]
 
