@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.report.markdown import render_details
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 
 
 def test_climb_carries_the_full_audit(label_task: Path, monkeypatch: pytest.MonkeyPatch) -> None:

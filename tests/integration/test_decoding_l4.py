@@ -73,11 +73,11 @@ lora_r = 2
 def test_l4_is_scored_with_the_same_decodings_as_l1(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, constrained: str
 ) -> None:
+    from tests.helpers.raw_record import load_record
     from tuneworth.config.task import load_task
     from tuneworth.providers.model import Model
     from tuneworth.providers.registry import resolve_provider
     from tuneworth.run.climb import climb
-    from tuneworth.run.record import load_record
 
     monkeypatch.setenv("TUNEWORTH_HOME", str(tmp_path / "home"))
     task = load_task(_task(tmp_path / "task", tiny, kind))

@@ -190,7 +190,7 @@ def test_climb_records_the_fallback_and_goes_on(tmp_path: Path, monkeypatch: pyt
 
     task = load_task(tmp_path, model="openai/gpt-test")
     result = climb(task, Model(_provider(handler, monkeypatch)), runs_dir=tmp_path / "runs", rungs=["L1"])
-    from tuneworth.run.record import load_record
+    from tests.helpers.raw_record import load_record
 
     header, items, summary = load_record(result.run_dir)
     assert header["status"] == "finished" and header["decoding"]["modes"] == ["free", "structured"]

@@ -152,9 +152,9 @@ def test_duplicate_labels_fail_task_validation(tmp_path: Path) -> None:
 
 
 def test_climb_runs_choice_as_a_variant_of_l1_and_l2(tiny: Any, label_task: Path, tmp_path: Path) -> None:
+    from tests.helpers.raw_record import load_record
     from tuneworth.providers.model import Model
     from tuneworth.run.climb import climb
-    from tuneworth.run.record import load_record
 
     task = load_task(label_task, model=f"local/{tiny.path}")
     result = climb(task, Model(tiny, batch_size=32), runs_dir=tmp_path / "runs", limit=4)

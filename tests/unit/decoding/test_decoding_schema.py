@@ -153,10 +153,10 @@ selection = ["random"]
 
 
 def test_climb_compares_free_and_schema_decoding(tiny: Any, tmp_path: Path) -> None:
+    from tests.helpers.raw_record import load_record
     from tuneworth.config.task import load_task
     from tuneworth.providers.model import Model
     from tuneworth.run.climb import climb
-    from tuneworth.run.record import load_record
 
     schema = _object({"kind": {"type": "string", "enum": ["a", "b"]}})
     task = load_task(_json_task(tmp_path, str(tiny.path), schema))
@@ -182,10 +182,10 @@ def test_climb_compares_free_and_schema_decoding(tiny: Any, tmp_path: Path) -> N
 
 
 def test_unsupported_schema_skips_the_variant_and_the_run_goes_on(tiny: Any, tmp_path: Path) -> None:
+    from tests.helpers.raw_record import load_record
     from tuneworth.config.task import load_task
     from tuneworth.providers.model import Model
     from tuneworth.run.climb import climb
-    from tuneworth.run.record import load_record
 
     schema = {"type": "object", "properties": {"kind": {"type": "string"}}, "dependentRequired": {"kind": []}}
     task = load_task(_json_task(tmp_path, str(tiny.path), schema))

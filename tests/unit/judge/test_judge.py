@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.errors import ConfigError, DatasetError, ProviderError
 from tuneworth.judge.judge import Judge, parse_pairwise, parse_pointwise
@@ -19,7 +20,6 @@ from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.record.store import sections_dict
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 
 RUBRIC = """Judge the house voice: warm, brief, signed "- Pip".
 5: every fact right and in the house voice

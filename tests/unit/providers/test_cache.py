@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.errors import ProviderError
 from tuneworth.providers.base import ChatRequest, Completion, Provider
@@ -16,7 +17,6 @@ from tuneworth.providers.cache import CompletionCache, request_key
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 
 
 def _req(text: str, **kw: object) -> ChatRequest:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.errors import ConfigError
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 
 ROWS = [(f"Say hello to customer {i}", f"Hello customer {i}, lovely to hear from you!") for i in range(30)]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.data import make_label_rows, write_chat
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.errors import ConfigError
 from tuneworth.providers.fake import FakeProvider
@@ -26,7 +27,6 @@ from tuneworth.record.errors import RecordError
 from tuneworth.record.schema import ItemResult
 from tuneworth.record.store import item_line
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 from tuneworth.run.resume import repair_items
 from tuneworth.testing.fault_server import FaultConfig, RunningServer, serve_in_thread
 

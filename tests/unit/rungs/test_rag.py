@@ -11,13 +11,13 @@ import httpx2
 import pytest
 
 from tests.helpers.paths import REPO
+from tests.helpers.raw_record import load_record
 from tuneworth.config.task import load_task
 from tuneworth.errors import AuthError, ConfigError
 from tuneworth.providers.base import ChatRequest
 from tuneworth.providers.fake import FakeProvider
 from tuneworth.providers.model import Model
 from tuneworth.run.climb import climb
-from tuneworth.run.record import load_record
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("bm25s")
